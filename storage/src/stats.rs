@@ -1,0 +1,68 @@
+//! Process-wide engine counters (RocksDB-style named statistics). Cheap relaxed atomics;
+//! a snapshot is a plain struct the server turns into metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Live counters, shared by every region of an engine.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        /// A point-in-time copy of [`Stats`].
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct StatsSnapshot {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Stats {
+            /// Copies every counter.
+            pub fn snapshot(&self) -> StatsSnapshot {
+                StatsSnapshot { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Bloom filter probes made for point reads.
+    bloom_checks,
+    /// Probes where the filter said "absent", so the file was skipped.
+    bloom_useful,
+    /// Probes where the filter said "maybe" but the file held nothing for the key.
+    bloom_false_positives,
+    /// Data blocks read from files (cache misses and uncached reads).
+    blocks_read,
+    /// Bytes of data blocks read from files (on-disk size).
+    block_bytes_read,
+    /// WAL records appended.
+    wal_records,
+    /// WAL bytes written to segment files.
+    wal_bytes,
+    /// WAL fsync/fdatasync calls.
+    wal_syncs,
+    /// Total time spent in WAL syncs, in microseconds.
+    wal_sync_micros,
+    /// Memstore flushes completed.
+    flushes,
+    /// Bytes of SSTables written by flushes.
+    flush_bytes,
+    /// Total flush time in microseconds.
+    flush_micros,
+    /// Point gets served.
+    gets,
+    /// Rows returned by scans.
+    scan_rows,
+    /// Row mutations applied.
+    mutations,
+}
+
+impl Stats {
+    /// Adds `n` to a counter.
+    #[inline]
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
