@@ -12,6 +12,7 @@ pub mod iterator;
 pub mod key;
 pub mod options;
 pub mod stats;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use key::{Cell, CellType};

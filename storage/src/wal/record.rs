@@ -139,9 +139,7 @@ pub(crate) fn decode_record(buf: &[u8]) -> Result<(RecordHeader, &[u8]), BadReco
         return Err(BadRecord::TooLong(header.payload_len));
     }
     let end = RECORD_HEADER_LEN + header.payload_len as usize;
-    let payload = buf
-        .get(RECORD_HEADER_LEN..end)
-        .ok_or(BadRecord::ShortRecord)?;
+    let payload = buf.get(RECORD_HEADER_LEN..end).ok_or(BadRecord::ShortRecord)?;
     let trailer: [u8; RECORD_TRAILER_LEN] = buf
         .get(end..end + RECORD_TRAILER_LEN)
         .and_then(|s| s.try_into().ok())
@@ -160,10 +158,7 @@ mod tests {
     #[test]
     fn zero_bytes_are_never_a_header() {
         assert_eq!(decode_header(&[0u8; RECORD_HEADER_LEN]), None);
-        assert_eq!(
-            decode_record(&[0u8; 64]).unwrap_err(),
-            BadRecord::HeaderCrc
-        );
+        assert_eq!(decode_record(&[0u8; 64]).unwrap_err(), BadRecord::HeaderCrc);
     }
 
     #[test]

@@ -72,10 +72,7 @@ pub(crate) fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] 
 }
 
 /// Checks a segment header against the seq in its file name; the error says what failed.
-pub(crate) fn check_segment_header(
-    h: &[u8; SEGMENT_HEADER_LEN],
-    name_seq: u64,
-) -> Result<(), String> {
+pub(crate) fn check_segment_header(h: &[u8; SEGMENT_HEADER_LEN], name_seq: u64) -> Result<(), String> {
     let [m @ .., c0, c1, c2, c3] = *h;
     if m[0..8] != SEGMENT_MAGIC {
         return Err("not a WAL segment (bad magic)".into());
@@ -160,10 +157,7 @@ pub(crate) fn sync_dir(dir: &Path, stats: &Stats) -> Result<()> {
 }
 
 /// Runs one fsync-like call and counts it in `wal_syncs` / `wal_sync_micros`.
-pub(crate) fn timed_sync(
-    stats: &Stats,
-    f: impl FnOnce() -> std::io::Result<()>,
-) -> std::io::Result<()> {
+pub(crate) fn timed_sync(stats: &Stats, f: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
     let start = Instant::now();
     let res = f();
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);

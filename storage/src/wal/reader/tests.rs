@@ -87,10 +87,26 @@ fn round_trip_across_segments_with_after_seq() {
     assert_eq!(out.records, all.len() as u64);
     assert!(!out.torn_tail_dropped);
     let infos = vec![
-        SegmentInfo { path: a, first_seq: 1, max_seq: Some(5) },
-        SegmentInfo { path: b, first_seq: 6, max_seq: Some(9) },
-        SegmentInfo { path: empty, first_seq: 10, max_seq: None },
-        SegmentInfo { path: c, first_seq: 11, max_seq: Some(20) },
+        SegmentInfo {
+            path: a,
+            first_seq: 1,
+            max_seq: Some(5),
+        },
+        SegmentInfo {
+            path: b,
+            first_seq: 6,
+            max_seq: Some(9),
+        },
+        SegmentInfo {
+            path: empty,
+            first_seq: 10,
+            max_seq: None,
+        },
+        SegmentInfo {
+            path: c,
+            first_seq: 11,
+            max_seq: Some(20),
+        },
     ];
     assert_eq!(out.segments, infos);
     for after in [0, 4, 5, 9, 10, 13, 20, 99] {
@@ -149,7 +165,10 @@ fn damaged_middle_record_is_corruption_at_its_offset() {
     let (last, offsets) = write_segment(src.path(), 11, &all[10..]);
     let first_len = fs::metadata(&first).unwrap().len();
     // Middle records of the last segment, plus the last record of the sealed segment.
-    let cases = [(&last, &offsets, 12usize, 16usize), (&first, &first_offsets, 8, 10)];
+    let cases = [
+        (&last, &offsets, 12usize, 16usize),
+        (&first, &first_offsets, 8, 10),
+    ];
     for (path, offs, from, to) in cases {
         let seg_start = if path == &first { 0 } else { 10 };
         let start = offs[from - seg_start];
@@ -204,7 +223,12 @@ fn truncated_sealed_segment_is_corruption() {
     let (first, offsets) = write_segment(dir.path(), 1, &all[..3]);
     write_segment(dir.path(), 4, &all[3..]);
     let len = fs::metadata(&first).unwrap().len();
-    fs::OpenOptions::new().write(true).open(&first).unwrap().set_len(len - 3).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&first)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
     assert_eq!(expect_corruption(collect(dir.path(), 0), &first), offsets[2]);
 }
 
@@ -291,6 +315,9 @@ fn callback_error_stops_replay() {
         Ok(())
     })
     .unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument(ref m) if m == "stop"), "{err}");
+    assert!(
+        matches!(err, Error::InvalidArgument(ref m) if m == "stop"),
+        "{err}"
+    );
     assert_eq!(seen, vec![1, 2, 3]);
 }
