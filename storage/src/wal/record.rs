@@ -157,6 +157,8 @@ mod tests {
 
     #[test]
     fn zero_bytes_are_never_a_header() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283); // the CRC32C check value
+        assert_eq!(crc32c::crc32c(&[0u8; 12]), 0x2B60_B55D); // quoted in FORMAT.md
         assert_eq!(decode_header(&[0u8; RECORD_HEADER_LEN]), None);
         assert_eq!(decode_record(&[0u8; 64]).unwrap_err(), BadRecord::HeaderCrc);
     }

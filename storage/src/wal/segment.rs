@@ -183,6 +183,15 @@ mod tests {
     }
 
     #[test]
+    fn header_layout_is_byte_exact() {
+        let h = encode_segment_header(0x0102_0304_0506_0708);
+        assert_eq!(&h[0..8], &[0x53, 0x54, 0x52, 0x41, 0x54, 0x41, 0x57, 0x4C]);
+        assert_eq!(&h[8..12], &1u32.to_le_bytes());
+        assert_eq!(&h[12..20], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(&h[20..24], &crc32c::crc32c(&h[0..20]).to_le_bytes());
+    }
+
+    #[test]
     fn header_checks() {
         let h = encode_segment_header(7);
         assert_eq!(check_segment_header(&h, 7), Ok(()));
