@@ -166,6 +166,79 @@ pub(crate) fn timed_sync(stats: &Stats, f: impl FnOnce() -> std::io::Result<()>)
     res
 }
 
+/// The segment a writer appends to. Only the WAL's single leader touches it.
+pub(crate) struct ActiveSegment {
+    pub file: File,
+    pub path: PathBuf,
+    pub first_seq: u64,
+    /// Bytes in the file, header included.
+    pub len: u64,
+    /// Bytes known fsynced.
+    pub synced_len: u64,
+    /// Highest seq written to it.
+    pub max_seq: Option<u64>,
+}
+
+impl ActiveSegment {
+    pub(crate) fn new(file: File, path: PathBuf, first_seq: u64) -> ActiveSegment {
+        let len = SEGMENT_HEADER_LEN as u64;
+        ActiveSegment {
+            file,
+            path,
+            first_seq,
+            len,
+            synced_len: len,
+            max_seq: None,
+        }
+    }
+
+    pub(crate) fn info(&self) -> SegmentInfo {
+        SegmentInfo {
+            path: self.path.clone(),
+            first_seq: self.first_seq,
+            max_seq: self.max_seq,
+        }
+    }
+}
+
+/// Validates the segments replay found against a writer's `next_seq`; drops an empty one
+/// named `next_seq`, which the writer's new segment replaces.
+pub(crate) fn check_existing_segments(
+    dir: &Path,
+    next_seq: u64,
+    existing: Vec<SegmentInfo>,
+) -> Result<Vec<SegmentInfo>> {
+    if next_seq == 0 {
+        return Err(Error::InvalidArgument("WAL next_seq must be >= 1".into()));
+    }
+    let mut sealed = Vec::with_capacity(existing.len());
+    let mut replaces_empty = false;
+    for seg in existing {
+        if seg.first_seq == next_seq && seg.max_seq.is_none() {
+            replaces_empty = true;
+            continue;
+        }
+        if seg.first_seq >= next_seq || seg.max_seq.is_some_and(|max| max >= next_seq) {
+            return Err(Error::InvalidArgument(format!(
+                "WAL next_seq {next_seq} is not above segment {} (first_seq {}, max_seq {:?})",
+                seg.path.display(),
+                seg.first_seq,
+                seg.max_seq
+            )));
+        }
+        sealed.push(seg);
+    }
+    let target = dir.join(segment_file_name(next_seq));
+    if !replaces_empty && target.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "WAL segment {} already exists and was not reported empty by replay",
+            target.display()
+        )));
+    }
+    sealed.sort_by_key(|s| s.first_seq);
+    Ok(sealed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

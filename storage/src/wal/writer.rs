@@ -7,7 +7,7 @@
 //! *followers* waiting on a condvar. One fsync thus covers every record appended before
 //! the leader took the buffer. See the `wal` module doc for the invariants.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::record::{MAX_PAYLOAD_BYTES, RECORD_OVERHEAD, checked_len, encode_header};
 use super::segment::{
-    SEGMENT_HEADER_LEN, SegmentInfo, create_segment, remove_temp_files, segment_file_name, sync_dir,
+    ActiveSegment, SegmentInfo, check_existing_segments, create_segment, remove_temp_files, sync_dir,
     timed_sync,
 };
 use crate::error::{Error, IoContext, Result};
@@ -80,6 +80,12 @@ pub struct Wal {
     syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
+// `Wal` is shared by every writer thread of a region.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Wal>();
+};
+
 struct Inner {
     dir: PathBuf,
     opts: WalOptions,
@@ -92,7 +98,7 @@ struct Inner {
     /// The segment being written. Locked only by the leader, and there is at most one
     /// leader (`State::leader_active`), so this lock is never contended; it exists so the
     /// file is reachable without holding `state` during I/O.
-    segment: Mutex<Option<OpenSegment>>,
+    segment: Mutex<Option<ActiveSegment>>,
     #[cfg(test)]
     fault_hook: Mutex<Option<Arc<FaultHook>>>,
 }
@@ -116,15 +122,6 @@ struct State {
     closed: bool,
     /// Segments no longer written, in seq order, until `mark_flushed` deletes them.
     sealed: Vec<SegmentInfo>,
-}
-
-struct OpenSegment {
-    file: File,
-    path: PathBuf,
-    first_seq: u64,
-    len: u64,
-    synced_len: u64,
-    max_seq: Option<u64>,
 }
 
 /// A remembered I/O failure (`io::Error` is not `Clone`).
@@ -193,7 +190,7 @@ impl Wal {
         stats: Arc<Stats>,
     ) -> Result<Arc<Wal>> {
         opts.validate()?;
-        let sealed = check_existing(dir, next_seq, existing)?;
+        let sealed = check_existing_segments(dir, next_seq, existing)?;
         if !dir.is_dir() {
             fs::create_dir_all(dir).at(dir)?;
             if let Some(parent) = dir.parent() {
@@ -220,7 +217,7 @@ impl Wal {
             }),
             done: Condvar::new(),
             tick: Condvar::new(),
-            segment: Mutex::new(Some(OpenSegment::new(file, path, next_seq))),
+            segment: Mutex::new(Some(ActiveSegment::new(file, path, next_seq))),
             #[cfg(test)]
             fault_hook: Mutex::new(None),
         };
@@ -532,7 +529,7 @@ impl Inner {
             // The old segment is fsynced above, so only the last segment can be torn.
             let first_seq = target.saturating_add(1);
             let (file, path) = create_segment(&self.dir, first_seq, &self.stats)?;
-            let old = std::mem::replace(seg, OpenSegment::new(file, path, first_seq));
+            let old = std::mem::replace(seg, ActiveSegment::new(file, path, first_seq));
             sealed = Some(old.info());
         }
         Ok(BatchDone { durable, sealed })
@@ -578,62 +575,6 @@ impl Inner {
             }
         }
     }
-}
-
-impl OpenSegment {
-    fn new(file: File, path: PathBuf, first_seq: u64) -> OpenSegment {
-        let len = SEGMENT_HEADER_LEN as u64;
-        OpenSegment {
-            file,
-            path,
-            first_seq,
-            len,
-            synced_len: len,
-            max_seq: None,
-        }
-    }
-
-    fn info(&self) -> SegmentInfo {
-        SegmentInfo {
-            path: self.path.clone(),
-            first_seq: self.first_seq,
-            max_seq: self.max_seq,
-        }
-    }
-}
-
-/// Validates the segments replay found against `next_seq`; drops an empty one that the
-/// new segment will replace.
-fn check_existing(dir: &Path, next_seq: u64, existing: Vec<SegmentInfo>) -> Result<Vec<SegmentInfo>> {
-    if next_seq == 0 {
-        return Err(Error::InvalidArgument("WAL next_seq must be >= 1".into()));
-    }
-    let mut sealed = Vec::with_capacity(existing.len());
-    let mut replaces_empty = false;
-    for seg in existing {
-        if seg.first_seq == next_seq && seg.max_seq.is_none() {
-            replaces_empty = true;
-            continue;
-        }
-        if seg.first_seq >= next_seq || seg.max_seq.is_some_and(|max| max >= next_seq) {
-            return Err(Error::InvalidArgument(format!(
-                "WAL next_seq {next_seq} is not above segment {} (first_seq {}, max_seq {:?})",
-                seg.path.display(),
-                seg.first_seq,
-                seg.max_seq
-            )));
-        }
-        sealed.push(seg);
-    }
-    let target = dir.join(segment_file_name(next_seq));
-    if !replaces_empty && target.exists() {
-        return Err(Error::InvalidArgument(format!(
-            "WAL segment {} already exists and was not reported empty by replay",
-            target.display()
-        )));
-    }
-    sealed.sort_by_key(|s| s.first_seq);
-    Ok(sealed)
 }
 
 #[cfg(test)]
