@@ -161,6 +161,24 @@ struct Want {
     roll: bool,
 }
 
+impl Want {
+    /// Write the buffer (Flush, backpressure).
+    const WRITE: Want = Want {
+        fsync: false,
+        roll: false,
+    };
+    /// Write and fsync (Fsync, async syncer, close).
+    const FSYNC: Want = Want {
+        fsync: true,
+        roll: false,
+    };
+    /// Write, fsync and start a new segment (`roll`).
+    const ROLL: Want = Want {
+        fsync: false,
+        roll: true,
+    };
+}
+
 struct BatchDone {
     durable: bool,
     sealed: Option<SegmentInfo>,
@@ -261,13 +279,7 @@ impl Wal {
             if st.leader_active {
                 inner.done.wait(&mut st);
             } else {
-                inner.lead(
-                    &mut st,
-                    Want {
-                        fsync: false,
-                        roll: false,
-                    },
-                )?;
+                inner.lead(&mut st, Want::WRITE)?;
             }
         }
         st.buf.extend_from_slice(&header);
@@ -311,7 +323,7 @@ impl Wal {
             if st.leader_active {
                 inner.done.wait(&mut st);
             } else {
-                inner.lead(&mut st, Want { fsync, roll: false })?;
+                inner.lead(&mut st, if fsync { Want::FSYNC } else { Want::WRITE })?;
             }
         }
     }
@@ -365,13 +377,7 @@ impl Wal {
         loop {
             inner.check_open(&st)?;
             if !st.leader_active {
-                return inner.lead(
-                    &mut st,
-                    Want {
-                        fsync: false,
-                        roll: true,
-                    },
-                );
+                return inner.lead(&mut st, Want::ROLL);
             }
             inner.done.wait(&mut st);
         }
@@ -393,13 +399,7 @@ impl Wal {
                 }
                 if st.leader_active {
                     inner.done.wait(&mut st);
-                } else if let Err(e) = inner.lead(
-                    &mut st,
-                    Want {
-                        fsync: true,
-                        roll: false,
-                    },
-                ) {
+                } else if let Err(e) = inner.lead(&mut st, Want::FSYNC) {
                     break Err(e);
                 }
             };
@@ -565,13 +565,7 @@ impl Inner {
             }
             if st.durable_seq < st.last_appended {
                 // A failure is recorded in `st.failure`; the next iteration exits.
-                let _ = self.lead(
-                    &mut st,
-                    Want {
-                        fsync: true,
-                        roll: false,
-                    },
-                );
+                let _ = self.lead(&mut st, Want::FSYNC);
             }
         }
     }
