@@ -11,6 +11,7 @@ pub mod error;
 pub mod iterator;
 pub mod key;
 pub mod options;
+pub mod sstable;
 pub mod stats;
 
 pub use error::{Error, Result};
