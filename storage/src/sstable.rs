@@ -27,9 +27,20 @@
 )]
 
 mod block;
+mod bloom;
 mod codec;
+mod footer;
 mod frame;
+mod index;
+mod meta;
 
 pub use block::{Block, RESTART_INTERVAL};
+pub use bloom::{BloomFilter, MAX_BLOOM_KEYS};
 pub use codec::BlockHandle;
+pub use footer::{FOOTER_LEN, FORMAT_VERSION, MAGIC};
 pub use frame::MAX_UNCOMPRESSED_BLOCK_BYTES;
+pub use index::IndexEntry;
+pub use meta::SsTableMeta;
+
+#[cfg(test)]
+pub(crate) use block::block_for_test;
