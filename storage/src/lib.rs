@@ -7,6 +7,7 @@
 //! This crate must not depend on networking, async runtimes or the proto crate: it is a
 //! synchronous library with its own background threads, usable embedded.
 
+pub mod block_cache;
 pub mod error;
 pub mod iterator;
 pub mod key;
