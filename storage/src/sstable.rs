@@ -28,19 +28,30 @@
 
 mod block;
 mod bloom;
+mod builder;
 mod codec;
 mod footer;
 mod frame;
 mod index;
+mod iter;
 mod meta;
+mod reader;
+
+#[cfg(test)]
+mod corruption_tests;
+#[cfg(test)]
+mod tests;
 
 pub use block::{Block, RESTART_INTERVAL};
 pub use bloom::{BloomFilter, MAX_BLOOM_KEYS};
+pub use builder::{MAX_ENTRY_BYTES, SsTableBuilder, SsTableInfo, SsTableWriteOptions};
 pub use codec::BlockHandle;
 pub use footer::{FOOTER_LEN, FORMAT_VERSION, MAGIC};
 pub use frame::MAX_UNCOMPRESSED_BLOCK_BYTES;
 pub use index::IndexEntry;
+pub use iter::SsTableIter;
 pub use meta::SsTableMeta;
+pub use reader::SsTable;
 
 #[cfg(test)]
 pub(crate) use block::block_for_test;
