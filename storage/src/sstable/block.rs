@@ -331,6 +331,9 @@ mod tests {
     }
 
     proptest! {
+        // Debug-build lz4 and seeks are slow; fewer, larger cases keep the suite quick.
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
         #[test]
         fn round_trip_and_seek(map in arb_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..12), 0..20)) {
             let block = build(&map);

@@ -91,7 +91,8 @@ pub struct SsTableInfo {
 pub struct SsTableBuilder {
     path: PathBuf,
     tmp_path: PathBuf,
-    /// `None` once `finish` has flushed it.
+    /// `None` once `finish` has flushed it or after a failed write (the builder is then
+    /// unusable and only cleans up on drop).
     out: Option<BufWriter<File>>,
     /// Set once the file has its final name: `Drop` then leaves it alone.
     renamed: bool,
@@ -168,6 +169,9 @@ impl SsTableBuilder {
     /// greater than the previous one; out-of-order keys are a programmer error
     /// (debug assertion) and an `InvalidArgument` in release builds.
     pub fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.out.is_none() {
+            return Err(self.broken());
+        }
         let ordered = self.meta.entry_count == 0 || key > self.meta.last_key.as_slice();
         debug_assert!(ordered, "SSTable keys must be strictly increasing");
         if !ordered {
@@ -250,10 +254,7 @@ impl SsTableBuilder {
         self.write_all(&footer)?;
         let file_size = self.offset;
 
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| Error::Closed("SSTable builder".into()))?;
+        let out = self.out.take().ok_or_else(|| self.broken())?;
         let file = out
             .into_inner()
             .map_err(|e| Error::io(&self.tmp_path, e.into_error()))?;
@@ -296,13 +297,23 @@ impl SsTableBuilder {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| Error::Closed("SSTable builder".into()))?;
-        out.write_all(bytes).at(&self.tmp_path)?;
+        let Some(out) = self.out.as_mut() else {
+            return Err(self.broken());
+        };
+        if let Err(e) = out.write_all(bytes) {
+            // A partial write leaves the file unusable: refuse everything after it.
+            self.out = None;
+            return Err(Error::io(&self.tmp_path, e));
+        }
         self.offset += bytes.len() as u64;
         Ok(())
+    }
+
+    fn broken(&self) -> Error {
+        Error::io(
+            &self.tmp_path,
+            std::io::Error::other("an earlier write to this SSTable failed; drop the builder"),
+        )
     }
 }
 

@@ -140,6 +140,9 @@ mod tests {
     }
 
     proptest! {
+        // Debug-build lz4 and seeks are slow; fewer, larger cases keep the suite quick.
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
         #[test]
         fn frame_round_trip(payload in prop::collection::vec(prop_oneof![Just(7u8), any::<u8>()], 0..3000),
                             lz4 in any::<bool>()) {
