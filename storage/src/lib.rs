@@ -7,10 +7,12 @@
 //! This crate must not depend on networking, async runtimes or the proto crate: it is a
 //! synchronous library with its own background threads, usable embedded.
 
+pub mod block_cache;
 pub mod error;
 pub mod iterator;
 pub mod key;
 pub mod options;
+pub mod sstable;
 pub mod stats;
 pub mod wal;
 

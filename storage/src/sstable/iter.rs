@@ -1,0 +1,145 @@
+//! [`SsTableIter`]: an [`InternalIterator`] over one SSTable.
+//!
+//! A seek binary-searches the in-memory index for the first block whose last key is
+//! `>= target`, then the block's restart points; `next` walks the block and moves to the
+//! following block at its end. The iterator owns an `Arc` of its table and of the current
+//! block, so it borrows nothing and can be stored in a merging iterator or sent to
+//! another thread. After any error it is invalid until the next successful seek.
+
+use std::sync::Arc;
+
+use super::block::BlockIter;
+use super::codec::DecodeError;
+use super::index::find_block;
+use super::reader::SsTable;
+use crate::error::{Error, Result};
+use crate::iterator::InternalIterator;
+
+/// A cursor over one SSTable's entries in key order.
+#[derive(Debug)]
+pub struct SsTableIter {
+    table: Arc<SsTable>,
+    fill_cache: bool,
+    /// Index of the data block `block` iterates over.
+    block_idx: usize,
+    /// `None` before the first seek, past the end and after an error.
+    block: Option<BlockIter>,
+}
+
+impl SsTableIter {
+    pub(crate) fn new(table: Arc<SsTable>, fill_cache: bool) -> Self {
+        SsTableIter {
+            table,
+            fill_cache,
+            block_idx: 0,
+            block: None,
+        }
+    }
+
+    /// The table this iterator reads.
+    pub fn table(&self) -> &Arc<SsTable> {
+        &self.table
+    }
+
+    /// Turns a block decoding error into a corruption naming the current block.
+    fn corrupt(&self, e: DecodeError) -> Error {
+        let offset = self.table.block_handle(self.block_idx).map_or(0, |h| h.offset);
+        e.at(self.table.path(), offset)
+    }
+
+    /// Loads block `idx` (unpositioned). Past the last block the iterator becomes invalid.
+    fn load(&mut self, idx: usize) -> Result<bool> {
+        self.block = None;
+        self.block_idx = idx;
+        if idx >= self.table.index().len() {
+            return Ok(false);
+        }
+        let block = self.table.read_data_block(idx, self.fill_cache)?;
+        self.block = Some(BlockIter::new(block));
+        Ok(true)
+    }
+
+    /// While the current block is exhausted, moves to the first entry of the next one.
+    fn skip_exhausted_blocks(&mut self) -> Result<()> {
+        while self.block.as_ref().is_some_and(|b| !b.valid()) {
+            if !self.load(self.block_idx + 1)? {
+                return Ok(());
+            }
+            if let Some(b) = &mut self.block
+                && let Err(e) = b.seek_to_first()
+            {
+                return Err(self.corrupt(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn seek_inner(&mut self, target: &[u8]) -> Result<()> {
+        let idx = find_block(self.table.index(), target);
+        if self.load(idx)?
+            && let Some(b) = &mut self.block
+            && let Err(e) = b.seek(target)
+        {
+            return Err(self.corrupt(e));
+        }
+        self.skip_exhausted_blocks()
+    }
+
+    fn seek_to_first_inner(&mut self) -> Result<()> {
+        if self.load(0)?
+            && let Some(b) = &mut self.block
+            && let Err(e) = b.seek_to_first()
+        {
+            return Err(self.corrupt(e));
+        }
+        self.skip_exhausted_blocks()
+    }
+
+    fn next_inner(&mut self) -> Result<()> {
+        if let Some(b) = &mut self.block
+            && let Err(e) = b.next()
+        {
+            return Err(self.corrupt(e));
+        }
+        self.skip_exhausted_blocks()
+    }
+
+    /// Leaves the cursor invalid if `r` is an error.
+    fn invalid_on_error(&mut self, r: Result<()>) -> Result<()> {
+        if r.is_err() {
+            self.block = None;
+        }
+        r
+    }
+}
+
+impl InternalIterator for SsTableIter {
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let r = self.seek_inner(target);
+        self.invalid_on_error(r)
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        let r = self.seek_to_first_inner();
+        self.invalid_on_error(r)
+    }
+
+    fn next(&mut self) -> Result<()> {
+        let r = self.next_inner();
+        self.invalid_on_error(r)
+    }
+
+    fn valid(&self) -> bool {
+        self.block.as_ref().is_some_and(BlockIter::valid)
+    }
+
+    fn key(&self) -> &[u8] {
+        debug_assert!(self.valid());
+        self.block.as_ref().map_or(&[], BlockIter::key)
+    }
+
+    fn value(&self) -> &[u8] {
+        debug_assert!(self.valid());
+        self.block.as_ref().map_or(&[], BlockIter::value)
+    }
+}
