@@ -1,0 +1,180 @@
+//! Creating a region directory and opening (recovering) an existing one: load the
+//! descriptor and manifest, delete files the manifest does not list (leftovers of a
+//! crash mid-flush), open the SSTables, replay the WAL past the flushed sequence id into
+//! the memstores, and start a new WAL segment.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use super::{ROW_LOCK_STRIPES, Region, RegionDescriptor, RegionState, StoreState};
+use crate::engine::EngineShared;
+use crate::error::{Error, IoContext, Result};
+use crate::fs_util;
+use crate::manifest::Manifest;
+use crate::memstore::Memstore;
+use crate::mutation::decode_payload;
+use crate::mvcc::Mvcc;
+use crate::sstable::SsTable;
+use crate::wal::{self, Wal, WalOptions};
+
+/// Name of the WAL directory inside a region directory.
+pub const WAL_DIR: &str = "wal";
+
+impl Region {
+    pub(crate) fn create(
+        engine: Arc<EngineShared>,
+        dir: &Path,
+        desc: RegionDescriptor,
+    ) -> Result<Arc<Region>> {
+        desc.validate()?;
+        if dir.join(super::DESCRIPTOR_FILE).exists() {
+            return Err(Error::InvalidRegion(format!(
+                "{} already holds a region",
+                dir.display()
+            )));
+        }
+        fs_util::create_dir_durable(dir)?;
+        for f in &desc.families {
+            fs_util::create_dir_durable(&dir.join(&f.name))?;
+        }
+        fs_util::create_dir_durable(&dir.join(WAL_DIR))?;
+        let manifest = Manifest {
+            next_file_id: 1,
+            ..Default::default()
+        };
+        manifest.save(dir)?;
+        // The descriptor goes last: a directory without it is an unfinished creation.
+        desc.save(dir)?;
+        Self::open(engine, dir)
+    }
+
+    pub(crate) fn open(engine: Arc<EngineShared>, dir: &Path) -> Result<Arc<Region>> {
+        let desc = RegionDescriptor::load(dir)?;
+        let manifest = Manifest::load(dir)?;
+        let name = desc.name();
+        remove_unlisted_files(dir, &desc, &manifest)?;
+        let mut stores = BTreeMap::new();
+        let mut max_seq = manifest.flushed_seq;
+        for f in &desc.families {
+            fs_util::create_dir_durable(&dir.join(&f.name))?;
+            let mut files = Vec::new();
+            for id in manifest
+                .files
+                .get(&f.name)
+                .map(|v| v.as_slice())
+                .unwrap_or_default()
+            {
+                let path = Manifest::sstable_path(dir, &f.name, *id);
+                let table = SsTable::open(&path, engine.cache.clone(), engine.stats.clone())?;
+                max_seq = max_seq.max(table.meta().max_seq);
+                files.push(table);
+            }
+            let state = StoreState {
+                options: Arc::new(f.clone()),
+                active: Arc::new(Memstore::new()),
+                frozen: Vec::new(),
+                files,
+            };
+            stores.insert(Bytes::copy_from_slice(f.name.as_bytes()), state);
+        }
+        let state = RegionState {
+            stores,
+            frozen_boundaries: Vec::new(),
+        };
+
+        // Replay into a detached memstore set first; the region object is built after.
+        let wal_dir = dir.join(WAL_DIR);
+        let mut replayed: Vec<(u64, Bytes, Vec<crate::mutation::ResolvedCell>)> = Vec::new();
+        let outcome = wal::replay(&wal_dir, manifest.flushed_seq, |seq, payload| {
+            let (row, cells) = decode_payload(payload).ok_or_else(|| Error::Corruption {
+                file: wal_dir.clone(),
+                offset: seq,
+                reason: format!("WAL record seq {seq} does not decode as a row mutation"),
+            })?;
+            for c in &cells {
+                if !state.stores.contains_key(&c.family) {
+                    return Err(Error::Corruption {
+                        file: wal_dir.clone(),
+                        offset: seq,
+                        reason: format!("WAL record seq {seq} names unknown family {:?}", c.family),
+                    });
+                }
+            }
+            replayed.push((seq, row, cells));
+            Ok(())
+        })?;
+        max_seq = max_seq.max(outcome.last_seq.unwrap_or(0));
+        let wal_opts = WalOptions::from_engine(&engine.opts);
+        let wal = Wal::open(
+            &wal_dir,
+            max_seq + 1,
+            outcome.segments,
+            wal_opts,
+            engine.stats.clone(),
+        )?;
+        let region = Arc::new_cyclic(|weak| Region {
+            name: name.clone(),
+            dir: dir.to_path_buf(),
+            engine,
+            state: RwLock::new(Arc::new(state)),
+            write_lock: Mutex::new(()),
+            row_locks: (0..ROW_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            mvcc: Mvcc::new(max_seq),
+            wal,
+            manifest: Mutex::new(manifest),
+            memstore_bytes: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            flush_requested: AtomicBool::new(false),
+            self_ref: weak.clone(),
+            desc,
+        });
+        let replayed_count = replayed.len();
+        for (seq, row, cells) in replayed {
+            region.insert_cells(&row, &cells, seq);
+        }
+        tracing::info!(region = %name, replayed = replayed_count, read_point = max_seq,
+            torn_tail = outcome.torn_tail_dropped, "region opened");
+        region.maybe_request_flush();
+        Ok(region)
+    }
+}
+
+/// Deletes SSTables the manifest does not list and temporary files.
+fn remove_unlisted_files(dir: &Path, desc: &RegionDescriptor, manifest: &Manifest) -> Result<()> {
+    for f in &desc.families {
+        let fdir = dir.join(&f.name);
+        let Ok(entries) = fs::read_dir(&fdir) else {
+            continue;
+        };
+        let live: Vec<u64> = manifest.files.get(&f.name).cloned().unwrap_or_default();
+        let mut removed = false;
+        for entry in entries {
+            let path = entry.at(&fdir)?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let listed = name
+                .strip_suffix(".sst")
+                .and_then(|id| id.parse::<u64>().ok())
+                .is_some_and(|id| live.contains(&id));
+            if !listed && (name.ends_with(".sst") || name.ends_with(".tmp")) {
+                tracing::info!(file = %path.display(), "removing file not listed in the manifest");
+                fs::remove_file(&path).at(&path)?;
+                removed = true;
+            }
+        }
+        if removed {
+            fs_util::sync_dir(&fdir)?;
+        }
+    }
+    Ok(())
+}

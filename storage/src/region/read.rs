@@ -1,0 +1,349 @@
+//! The read path: point gets (with bloom and key-range pruning) and scanners (batches of
+//! rows at one MVCC read point).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{Region, RegionState, StoreState};
+use crate::engine::EngineShared;
+use crate::error::{Error, Result};
+use crate::iterator::InternalIterator;
+use crate::key::{self, Cell};
+use crate::merge::{BoxedIter, MergingIterator};
+use crate::options::{BloomType, FamilyOptions};
+use crate::query::{ColumnSelection, Get, Row, Scan, TimeRange};
+use crate::sstable::SsTable;
+use crate::stats::Stats;
+use crate::visibility::{StoreQuery, collect_row};
+
+/// Most rows a scanner returns per batch, whatever the caller asks.
+pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
+/// Most bytes a scanner puts in one batch (HBase's `hbase.server.scanner.max.result.size`
+/// is 100 MiB; batches here are smaller so streaming stays smooth). A single row larger
+/// than this is still returned whole.
+pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Which stores a read touches and which qualifiers of each.
+struct StorePlan {
+    family: Bytes,
+    options: Arc<FamilyOptions>,
+    qualifiers: Option<Vec<Bytes>>,
+}
+
+fn plan(region: &Region, st: &RegionState, columns: &ColumnSelection) -> Result<Vec<StorePlan>> {
+    if columns.is_empty() {
+        return Ok(st
+            .stores
+            .iter()
+            .map(|(f, s)| StorePlan {
+                family: f.clone(),
+                options: s.options.clone(),
+                qualifiers: None,
+            })
+            .collect());
+    }
+    columns
+        .iter()
+        .map(|(f, qs)| {
+            let store = region.family(st, f)?;
+            for q in qs {
+                crate::mutation::validate_qualifier(q)?;
+            }
+            let qualifiers = (!qs.is_empty()).then(|| {
+                let mut qs = qs.clone();
+                qs.sort();
+                qs.dedup();
+                qs
+            });
+            Ok(StorePlan {
+                family: f.clone(),
+                options: store.options.clone(),
+                qualifiers,
+            })
+        })
+        .collect()
+}
+
+fn check_versions(v: u32) -> Result<()> {
+    if v == 0 {
+        return Err(Error::InvalidArgument("max_versions must be >= 1".into()));
+    }
+    Ok(())
+}
+
+impl Region {
+    /// Reads one row. `Ok(None)` if nothing in it is visible.
+    pub fn get(&self, g: &Get) -> Result<Option<Row>> {
+        self.check_open()?;
+        self.check_row(&g.row)?;
+        check_versions(g.max_versions)?;
+        let st = self.snapshot();
+        let plans = plan(self, &st, &g.columns)?;
+        let read_point = self.mvcc.read_point();
+        let now_ms = self.engine.clock.now_ms();
+        let row_part = key::row_start_key(&g.row);
+        let mut cells: Vec<Cell> = Vec::new();
+        for p in &plans {
+            let store = &st.stores[&p.family];
+            let mut children: Vec<BoxedIter<'_>> =
+                Vec::with_capacity(1 + store.frozen.len() + store.files.len());
+            for m in std::iter::once(&store.active).chain(store.frozen.iter()) {
+                let mut it = m.iter();
+                it.seek(&row_part)?;
+                if it.valid() && it.key().starts_with(&row_part) {
+                    children.push(Box::new(it));
+                }
+            }
+            for f in &store.files {
+                if let Some(it) = self.probe_file(f, &g.row, &row_part, p.qualifiers.as_deref())? {
+                    children.push(Box::new(it));
+                }
+            }
+            if children.is_empty() {
+                continue;
+            }
+            let mut merged = MergingIterator::new_positioned(children);
+            let q = StoreQuery {
+                family_name: &p.family,
+                family: &p.options,
+                read_point,
+                now_ms,
+                time_range: g.time_range,
+                max_versions: g.max_versions,
+                qualifiers: p.qualifiers.as_deref(),
+            };
+            collect_row(&mut merged, &g.row, &row_part, &q, &mut cells)?;
+        }
+        Stats::add(&self.engine.stats.gets, 1);
+        Ok((!cells.is_empty()).then(|| Row {
+            row: g.row.clone(),
+            cells,
+        }))
+    }
+
+    /// Positions an iterator of `file` at the row, unless the key range or the bloom
+    /// filter rules the file out (counting bloom outcomes).
+    fn probe_file(
+        &self,
+        file: &Arc<SsTable>,
+        row: &[u8],
+        row_part: &[u8],
+        qualifiers: Option<&[Bytes]>,
+    ) -> Result<Option<crate::sstable::SsTableIter>> {
+        let stats = &self.engine.stats;
+        if !file.overlaps_rows(row_part, Some(&key::row_end_key(row))) {
+            return Ok(None);
+        }
+        let consulted = match file.bloom_type() {
+            BloomType::None => None,
+            BloomType::Row => Some(file.may_contain_row(row_part)),
+            BloomType::RowCol => qualifiers.map(|qs| {
+                // DeleteFamily markers live under the empty qualifier: probe it too.
+                std::iter::once(&Bytes::new())
+                    .chain(qs.iter())
+                    .any(|q| file.may_contain_column(&key::column_start_key(row, q)))
+            }),
+        };
+        // `may_contain_*` count bloom checks and useful negatives themselves.
+        if consulted == Some(false) {
+            return Ok(None);
+        }
+        let mut it = file.iter(true);
+        it.seek(row_part)?;
+        if it.valid() && it.key().starts_with(row_part) {
+            return Ok(Some(it));
+        }
+        if consulted.is_some() {
+            Stats::add(&stats.bloom_false_positives, 1);
+        }
+        Ok(None)
+    }
+
+    /// Starts a scan at the current read point.
+    pub fn scan(&self, s: &Scan) -> Result<Scanner> {
+        self.check_open()?;
+        check_versions(s.max_versions)?;
+        let st = self.snapshot();
+        let plans = plan(self, &st, &s.columns)?;
+        let start = if s.start_row[..] > self.desc.start_row[..] {
+            &s.start_row[..]
+        } else {
+            &self.desc.start_row[..]
+        };
+        let stop = match (s.stop_row.is_empty(), self.desc.end_row.is_empty()) {
+            (true, _) => self.desc.end_row.clone(),
+            (false, true) => s.stop_row.to_vec(),
+            (false, false) => std::cmp::min(&s.stop_row[..], &self.desc.end_row[..]).to_vec(),
+        };
+        Ok(Scanner {
+            engine: self.engine.clone(),
+            state: st,
+            plans,
+            read_point: self.mvcc.read_point(),
+            now_ms: self.engine.clock.now_ms(),
+            cursor: key::row_start_key(start),
+            stop_key: (!stop.is_empty()).then(|| key::row_start_key(&stop)),
+            time_range: s.time_range,
+            max_versions: s.max_versions,
+            remaining: s.limit,
+            fill_cache: s.fill_cache,
+            done: s.limit == Some(0),
+        })
+    }
+
+    /// Runs a scan to the end and returns every row (tests and small tables; servers
+    /// stream batches instead).
+    pub fn scan_all(&self, s: &Scan) -> Result<Vec<Row>> {
+        let mut scanner = self.scan(s)?;
+        let mut rows = Vec::new();
+        while !scanner.is_done() {
+            rows.extend(scanner.next_batch(MAX_SCAN_BATCH_ROWS, MAX_SCAN_BATCH_BYTES)?);
+        }
+        Ok(rows)
+    }
+}
+
+/// A scan in progress: a snapshot of the region's stores and a read point, returning
+/// rows in order batch by batch. Rows written after it started are not seen. It holds
+/// memstores and files alive while it exists, so drop it when done.
+pub struct Scanner {
+    engine: Arc<EngineShared>,
+    state: Arc<RegionState>,
+    plans: Vec<StorePlan>,
+    read_point: u64,
+    now_ms: u64,
+    /// Encoded key to resume from (the start of the next row to read).
+    cursor: Vec<u8>,
+    stop_key: Option<Vec<u8>>,
+    time_range: TimeRange,
+    max_versions: u32,
+    remaining: Option<u64>,
+    fill_cache: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner")
+            .field("read_point", &self.read_point)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+fn store_iter<'a>(
+    store: &'a StoreState,
+    cursor: &[u8],
+    stop: Option<&[u8]>,
+    fill: bool,
+) -> MergingIterator<'a> {
+    let mut children: Vec<BoxedIter<'a>> = Vec::with_capacity(1 + store.frozen.len() + store.files.len());
+    children.push(Box::new(store.active.iter()));
+    for m in &store.frozen {
+        children.push(Box::new(m.iter()));
+    }
+    for f in &store.files {
+        if f.overlaps_rows(cursor, stop) {
+            children.push(Box::new(f.iter(fill)));
+        }
+    }
+    MergingIterator::new(children)
+}
+
+impl Scanner {
+    /// True once every row has been returned.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Returns the next rows: at most `max_rows` (capped at [`MAX_SCAN_BATCH_ROWS`]) and
+    /// about `max_bytes` (capped at [`MAX_SCAN_BATCH_BYTES`]). An empty batch means done.
+    pub fn next_batch(&mut self, max_rows: usize, max_bytes: usize) -> Result<Vec<Row>> {
+        let max_rows = max_rows.clamp(1, MAX_SCAN_BATCH_ROWS);
+        let max_bytes = max_bytes.clamp(1, MAX_SCAN_BATCH_BYTES);
+        let mut rows = Vec::new();
+        if self.done {
+            return Ok(rows);
+        }
+        let state = self.state.clone();
+        let mut iters: Vec<(usize, MergingIterator<'_>)> = Vec::with_capacity(self.plans.len());
+        for (i, p) in self.plans.iter().enumerate() {
+            let mut it = store_iter(
+                &state.stores[&p.family],
+                &self.cursor,
+                self.stop_key.as_deref(),
+                self.fill_cache,
+            );
+            it.seek(&self.cursor)?;
+            iters.push((i, it));
+        }
+        let mut bytes = 0;
+        loop {
+            let Some(row_part) = iters
+                .iter()
+                .filter(|(_, it)| it.valid())
+                .filter_map(|(_, it)| key::row_part(it.key()))
+                .min()
+                .map(|p| p.to_vec())
+            else {
+                self.done = true;
+                break;
+            };
+            if self
+                .stop_key
+                .as_deref()
+                .is_some_and(|stop| row_part.as_slice() >= stop)
+            {
+                self.done = true;
+                break;
+            }
+            let row = iters
+                .iter()
+                .find(|(_, it)| it.valid() && it.key().starts_with(&row_part))
+                .and_then(|(_, it)| key::parse_key(it.key()))
+                .map(|k| Bytes::copy_from_slice(&k.row))
+                .ok_or_else(|| Error::Corruption {
+                    file: "<scan>".into(),
+                    offset: 0,
+                    reason: "unparsable key".into(),
+                })?;
+            let mut cells = Vec::new();
+            for (i, it) in iters.iter_mut() {
+                if !(it.valid() && it.key().starts_with(&row_part)) {
+                    continue;
+                }
+                let p = &self.plans[*i];
+                let q = StoreQuery {
+                    family_name: &p.family,
+                    family: &p.options,
+                    read_point: self.read_point,
+                    now_ms: self.now_ms,
+                    time_range: self.time_range,
+                    max_versions: self.max_versions,
+                    qualifiers: p.qualifiers.as_deref(),
+                };
+                collect_row(it, &row, &row_part, &q, &mut cells)?;
+            }
+            self.cursor = key::row_end_key(&row);
+            if cells.is_empty() {
+                continue;
+            }
+            let r = Row { row, cells };
+            bytes += r.size_bytes();
+            rows.push(r);
+            if let Some(n) = self.remaining.as_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    self.done = true;
+                    break;
+                }
+            }
+            if rows.len() >= max_rows || bytes >= max_bytes {
+                break;
+            }
+        }
+        Stats::add(&self.engine.stats.scan_rows, rows.len() as u64);
+        Ok(rows)
+    }
+}

@@ -1,0 +1,377 @@
+//! Unit tests of the region: write and read paths, deletes, versions, TTL, flush,
+//! reopen, atomic operations and limits.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::clock::ManualClock;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::mutation::{Mutation, RowMutation};
+use crate::options::{BloomType, Compression, Durability, EngineOptions, FamilyOptions};
+use crate::query::{Get, Scan};
+use crate::region::{Check, CompareOp, Region, RegionDescriptor};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    engine: Engine,
+    clock: Arc<ManualClock>,
+}
+
+fn families() -> Vec<FamilyOptions> {
+    let mut a = FamilyOptions::new("a");
+    a.max_versions = 3;
+    let mut b = FamilyOptions::new("b");
+    b.bloom = BloomType::RowCol;
+    b.compression = Compression::Lz4;
+    b.ttl_seconds = Some(10);
+    vec![a, b]
+}
+
+fn fixture() -> (Fixture, Arc<Region>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t").join("r1");
+    let clock = ManualClock::new(1_000_000);
+    let opts = EngineOptions {
+        default_durability: Durability::Flush,
+        ..Default::default()
+    };
+    let engine = Engine::open_with_clock(opts, clock.clone()).unwrap();
+    let region = engine
+        .create_region(&path, RegionDescriptor::whole_table("t", "r1", families()))
+        .unwrap();
+    (
+        Fixture {
+            _dir: dir,
+            path,
+            engine,
+            clock,
+        },
+        region,
+    )
+}
+
+fn val(region: &Region, row: &str, fam: &str, q: &str) -> Option<String> {
+    let r = region
+        .get(&Get::new(row.to_owned()).column(fam.to_owned(), q.to_owned()))
+        .unwrap()?;
+    r.value(fam.as_bytes(), q.as_bytes())
+        .map(|v| String::from_utf8(v.to_vec()).unwrap())
+}
+
+#[test]
+fn put_get_across_flush_and_reopen() {
+    let (fx, region) = fixture();
+    region
+        .mutate(
+            &RowMutation::new("r1").put("a", "x", "1").put("b", "y", "2"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(val(&region, "r1", "a", "x").as_deref(), Some("1"));
+    region.flush().unwrap();
+    region
+        .mutate(&RowMutation::new("r2").put("a", "x", "3"), None)
+        .unwrap();
+    assert_eq!(val(&region, "r1", "b", "y").as_deref(), Some("2"));
+    assert_eq!(region.status().store_files["a"], 1);
+    region.close(false).unwrap();
+    let region = fx.engine.open_region(&fx.path).unwrap();
+    assert_eq!(val(&region, "r1", "a", "x").as_deref(), Some("1"));
+    assert_eq!(
+        val(&region, "r2", "a", "x").as_deref(),
+        Some("3"),
+        "replayed from the WAL"
+    );
+    assert_eq!(val(&region, "r3", "a", "x"), None);
+}
+
+#[test]
+fn versions_and_time_range() {
+    let (_fx, region) = fixture();
+    for ts in 1..=5u64 {
+        region
+            .mutate(
+                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
+                None,
+            )
+            .unwrap();
+    }
+    let r = region.get(&Get::new("r").versions(10)).unwrap().unwrap();
+    let ts: Vec<u64> = r.cells.iter().map(|c| c.timestamp).collect();
+    assert_eq!(ts, vec![5, 4, 3], "family keeps 3 versions");
+    region.flush().unwrap();
+    let r = region
+        .get(&Get::new("r").versions(2).time_range(2, 5))
+        .unwrap()
+        .unwrap();
+    let ts: Vec<u64> = r.cells.iter().map(|c| c.timestamp).collect();
+    assert_eq!(ts, vec![4, 3], "range [2,5) within the 3 kept versions");
+    // Same timestamp again: the newer write wins.
+    region
+        .mutate(&RowMutation::new("r").put_at("a", "q", 5, "again"), None)
+        .unwrap();
+    assert_eq!(val(&region, "r", "a", "q").as_deref(), Some("again"));
+}
+
+#[test]
+fn delete_markers() {
+    let (_fx, region) = fixture();
+    let m = RowMutation::new("r")
+        .put_at("a", "q", 10, "ten")
+        .put_at("a", "q", 20, "twenty")
+        .put_at("a", "p", 10, "p10")
+        .put_at("b", "z", 999_990, "z");
+    region.mutate(&m, None).unwrap();
+    let del = |op| region.mutate(&RowMutation::new("r").push(op), None).unwrap();
+    // Delete without timestamp removes the latest version only.
+    del(Mutation::Delete {
+        family: "a".into(),
+        qualifier: "q".into(),
+        timestamp: None,
+    });
+    assert_eq!(val(&region, "r", "a", "q").as_deref(), Some("ten"));
+    region.flush().unwrap();
+    del(Mutation::DeleteColumn {
+        family: "a".into(),
+        qualifier: "q".into(),
+        timestamp: Some(10),
+    });
+    assert_eq!(val(&region, "r", "a", "q"), None);
+    assert_eq!(val(&region, "r", "a", "p").as_deref(), Some("p10"));
+    del(Mutation::DeleteFamily {
+        family: "a".into(),
+        timestamp: None,
+    });
+    assert_eq!(val(&region, "r", "a", "p"), None);
+    assert_eq!(
+        val(&region, "r", "b", "z").as_deref(),
+        Some("z"),
+        "other family untouched"
+    );
+    // A put newer than the family marker is visible again.
+    region
+        .mutate(&RowMutation::new("r").put_at("a", "p", 2_000_000, "new"), None)
+        .unwrap();
+    assert_eq!(val(&region, "r", "a", "p").as_deref(), Some("new"));
+    del(Mutation::DeleteRow {
+        timestamp: Some(3_000_000),
+    });
+    assert!(region.get(&Get::new("r")).unwrap().is_none());
+}
+
+#[test]
+fn ttl_hides_expired_cells() {
+    let (fx, region) = fixture();
+    region
+        .mutate(&RowMutation::new("r").put("b", "q", "v"), None)
+        .unwrap();
+    assert!(val(&region, "r", "b", "q").is_some());
+    fx.clock.advance(10_001);
+    assert!(val(&region, "r", "b", "q").is_none(), "ttl is 10 s");
+}
+
+#[test]
+fn scan_ranges_columns_and_limits() {
+    let (_fx, region) = fixture();
+    for i in 0..50u32 {
+        let row = format!("row{i:03}");
+        region
+            .mutate(
+                &RowMutation::new(row)
+                    .put("a", "x", i.to_string())
+                    .put("b", "y", "b"),
+                None,
+            )
+            .unwrap();
+        if i == 25 {
+            region.flush().unwrap();
+        }
+    }
+    let rows = region
+        .scan_all(&Scan::new().start("row010").stop("row020"))
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(&rows[0].row[..], b"row010");
+    assert_eq!(rows[0].cells.len(), 2);
+    let rows = region.scan_all(&Scan::new().family("b").limit(7)).unwrap();
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter()
+            .all(|r| r.cells.len() == 1 && &r.cells[0].family[..] == b"b")
+    );
+    // Batches resume where they stopped.
+    let mut s = region.scan(&Scan::new()).unwrap();
+    let mut n = 0;
+    let mut last: Option<Bytes> = None;
+    while !s.is_done() {
+        for r in s.next_batch(7, 1 << 20).unwrap() {
+            assert!(last.as_ref().is_none_or(|l| l < &r.row));
+            last = Some(r.row);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 50);
+}
+
+#[test]
+fn scanner_keeps_its_read_point() {
+    let (_fx, region) = fixture();
+    region
+        .mutate(&RowMutation::new("a").put("a", "q", "1"), None)
+        .unwrap();
+    let mut s = region.scan(&Scan::new()).unwrap();
+    region
+        .mutate(&RowMutation::new("b").put("a", "q", "2"), None)
+        .unwrap();
+    region.flush().unwrap();
+    let rows = s.next_batch(100, 1 << 20).unwrap();
+    assert_eq!(rows.len(), 1, "row written after the scan started is not seen");
+}
+
+#[test]
+fn check_and_mutate_and_increment() {
+    let (_fx, region) = fixture();
+    let m = RowMutation::new("r").put("a", "q", "v1");
+    let absent = Check {
+        family: "a".into(),
+        qualifier: "q".into(),
+        expect: None,
+    };
+    assert!(region.check_and_mutate(&absent, &m, None).unwrap());
+    assert!(!region.check_and_mutate(&absent, &m, None).unwrap());
+    let eq = Check {
+        family: "a".into(),
+        qualifier: "q".into(),
+        expect: Some((CompareOp::Equal, "v1".into())),
+    };
+    assert!(
+        region
+            .check_and_mutate(&eq, &RowMutation::new("r").put("a", "q", "v2"), None)
+            .unwrap()
+    );
+    assert_eq!(val(&region, "r", "a", "q").as_deref(), Some("v2"));
+
+    let row = Bytes::from("c");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (region, row) = (region.clone(), row.clone());
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    region
+                        .increment(&row, &[("a".into(), "n".into(), 1)], None)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let v = region
+        .increment(&row, &[("a".into(), "n".into(), 0)], None)
+        .unwrap();
+    assert_eq!(v, vec![200]);
+    let err = region
+        .increment(&Bytes::from("r"), &[("a".into(), "q".into(), 1)], None)
+        .unwrap_err();
+    assert!(err.to_string().contains("8-byte counter"), "{err}");
+    let v = region
+        .append(&Bytes::from("s"), &[("a".into(), "t".into(), "ab".into())], None)
+        .unwrap();
+    let v2 = region
+        .append(&Bytes::from("s"), &[("a".into(), "t".into(), "cd".into())], None)
+        .unwrap();
+    assert_eq!((&v[0][..], &v2[0][..]), (&b"ab"[..], &b"abcd"[..]));
+}
+
+#[test]
+fn bad_input_is_rejected_and_changes_nothing() {
+    let (fx, region) = fixture();
+    let before = region.status().read_point;
+    let e = region
+        .mutate(&RowMutation::new("r").put("nope", "q", "v"), None)
+        .unwrap_err();
+    assert!(matches!(e, Error::UnknownFamily { .. }), "{e}");
+    let e = region
+        .mutate(&RowMutation::new(vec![b'x'; 40_000]).put("a", "q", "v"), None)
+        .unwrap_err();
+    assert!(e.to_string().contains("MAX_ROW_KEY_BYTES"), "{e}");
+    let big = vec![0u8; fx.engine.options().max_value_bytes + 1];
+    let e = region
+        .mutate(&RowMutation::new("r").put("a", "q", big), None)
+        .unwrap_err();
+    assert!(e.to_string().contains("max_value_bytes"), "{e}");
+    assert!(region.get(&Get::new("")).is_err());
+    assert!(region.get(&Get::new("r").versions(0)).is_err());
+    assert_eq!(region.status().read_point, before);
+    assert!(region.get(&Get::new("r")).unwrap().is_none());
+}
+
+#[test]
+fn rows_outside_the_range_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineOptions {
+        default_durability: Durability::Skip,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut desc = RegionDescriptor::whole_table("t", "mid", vec![FamilyOptions::new("f")]);
+    desc.start_row = b"g".to_vec();
+    desc.end_row = b"n".to_vec();
+    let region = engine.create_region(&dir.path().join("mid"), desc).unwrap();
+    region
+        .mutate(&RowMutation::new("h").put("f", "q", "v"), None)
+        .unwrap();
+    let e = region
+        .mutate(&RowMutation::new("n").put("f", "q", "v"), None)
+        .unwrap_err();
+    assert!(matches!(e, Error::RowOutOfRange { .. }), "{e}");
+    assert!(region.get(&Get::new("a")).is_err());
+    assert_eq!(region.scan_all(&Scan::new()).unwrap().len(), 1);
+}
+
+#[test]
+fn background_flush_triggers_and_wal_segments_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = EngineOptions {
+        memstore_flush_size_bytes: 64 * 1024,
+        wal_segment_size_bytes: 16 * 1024,
+        default_durability: Durability::Flush,
+        ..Default::default()
+    };
+    let engine = Engine::open(opts).unwrap();
+    let path = dir.path().join("r");
+    let region = engine
+        .create_region(
+            &path,
+            RegionDescriptor::whole_table("t", "r", vec![FamilyOptions::new("f")]),
+        )
+        .unwrap();
+    for i in 0..2000u32 {
+        region
+            .mutate(
+                &RowMutation::new(format!("{i:08}")).put("f", "q", vec![b'v'; 100]),
+                None,
+            )
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while engine.stats().flushes == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(engine.stats().flushes > 0, "a background flush ran");
+    region.flush().unwrap();
+    let st = region.status();
+    assert_eq!(st.memstore_bytes, 0);
+    assert!(
+        st.wal_segments <= 2,
+        "covered segments deleted, {} left",
+        st.wal_segments
+    );
+    region.close(false).unwrap();
+    let region = engine.open_region(&path).unwrap();
+    assert_eq!(region.scan_all(&Scan::new()).unwrap().len(), 2000);
+}
