@@ -244,9 +244,14 @@ mod tests {
     #[test]
     fn failed_load_caches_nothing() {
         let cache = BlockCache::new(64 * WEIGHT);
-        let r = cache.get_or_load(1, 0, true, || Err(crate::Error::InvalidArgument("x".into())));
+        let r = cache.get_or_load(1, 0, true, || {
+            Err(crate::Error::InvalidArgument("x".into()))
+        });
         assert!(r.is_err());
-        assert!(!touch(&cache, 0, true), "the failed load must not leave an entry");
+        assert!(
+            !touch(&cache, 0, true),
+            "the failed load must not leave an entry"
+        );
     }
 
     #[test]

@@ -9,6 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Current time in ms.
     fn now_ms(&self) -> u64;
+
+    /// The hour of day (0-23) of `ms` in the clock's time zone, for off-peak windows.
+    /// The default is UTC.
+    fn local_hour(&self, ms: u64) -> u32 {
+        ((ms / 3_600_000) % 24) as u32
+    }
 }
 
 /// The system clock.

@@ -1,17 +1,21 @@
 //! The engine: what all regions of a process share — options, the block cache, the
-//! statistics, the clock and the background flush threads.
+//! statistics, the clock, memory governance, the flush threads, the compaction pool and
+//! the chore thread that runs scheduled major compactions and periodic flushes.
 
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use std::thread::JoinHandle;
 
 use crate::block_cache::{BlockCache, BlockCacheStats};
 use crate::clock::{Clock, SystemClock};
-use crate::error::Result;
+use crate::compaction::{CompactionKind, CompactionPool, CompactionPoolStats};
+use crate::error::{Error, Result};
+use crate::memory::{MemoryGovernor, MemoryStats};
 use crate::options::EngineOptions;
 use crate::region::{Region, RegionDescriptor};
 use crate::stats::{Stats, StatsSnapshot};
@@ -24,6 +28,39 @@ pub(crate) struct EngineShared {
     pub stats: Arc<Stats>,
     pub clock: Arc<dyn Clock>,
     pub flush_queue: Arc<FlushQueue>,
+    pub compactions: Arc<CompactionPool>,
+    pub memory: MemoryGovernor,
+    regions: Mutex<Vec<Weak<Region>>>,
+}
+
+impl EngineShared {
+    pub(crate) fn register(&self, region: Weak<Region>) {
+        let mut regions = self.regions.lock();
+        regions.retain(|r| r.strong_count() > 0);
+        regions.push(region);
+    }
+
+    /// The open regions.
+    pub(crate) fn regions(&self) -> Vec<Arc<Region>> {
+        self.regions
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// Asks for a flush of the region with the largest memstore that is not already
+    /// flushing (global pressure: free the most memory per flush).
+    pub(crate) fn flush_largest(&self) {
+        let largest = self
+            .regions()
+            .into_iter()
+            .filter(|r| r.active_bytes() > 0)
+            .max_by_key(|r| r.active_bytes());
+        if let Some(r) = largest {
+            r.request_flush();
+        }
+    }
 }
 
 /// Regions waiting for a background flush. Each region is queued at most once at a
@@ -33,6 +70,7 @@ pub(crate) struct FlushQueue {
     queue: Mutex<VecDeque<Weak<Region>>>,
     ready: Condvar,
     shutdown: AtomicBool,
+    paused: AtomicBool,
 }
 
 impl FlushQueue {
@@ -47,11 +85,19 @@ impl FlushQueue {
             if self.shutdown.load(Ordering::Acquire) {
                 return None;
             }
-            if let Some(r) = q.pop_front() {
+            if !self.paused.load(Ordering::Acquire)
+                && let Some(r) = q.pop_front()
+            {
                 return Some(r);
             }
             self.ready.wait(&mut q);
         }
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+        let _q = self.queue.lock();
+        self.ready.notify_all();
     }
 
     fn stop(&self) {
@@ -61,11 +107,19 @@ impl FlushQueue {
     }
 }
 
+/// Wakes the chore thread early (shutdown).
+#[derive(Debug, Default)]
+struct ChoreSignal {
+    stop: Mutex<bool>,
+    cv: Condvar,
+}
+
 /// A storage engine instance: open regions through it.
 #[derive(Debug)]
 pub struct Engine {
     shared: Arc<EngineShared>,
-    flushers: Mutex<Vec<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    chore: Arc<ChoreSignal>,
 }
 
 impl Engine {
@@ -77,25 +131,32 @@ impl Engine {
     /// Starts an engine with an injected clock (tests).
     pub fn open_with_clock(opts: EngineOptions, clock: Arc<dyn Clock>) -> Result<Engine> {
         opts.validate()?;
+        let compactions =
+            CompactionPool::start(opts.compaction.threads, opts.compaction.max_bytes_per_sec.0)?;
         let shared = Arc::new(EngineShared {
-            cache: BlockCache::new(opts.block_cache_size_bytes),
+            cache: BlockCache::new(opts.block_cache.size.0),
             stats: Arc::new(Stats::default()),
             clock,
             flush_queue: Arc::new(FlushQueue::default()),
+            compactions,
+            memory: MemoryGovernor::default(),
+            regions: Mutex::new(Vec::new()),
             opts,
         });
-        let flushers = (0..shared.opts.flush_threads)
-            .map(|i| {
-                let q = shared.flush_queue.clone();
-                std::thread::Builder::new()
-                    .name(format!("strata-flush-{i}"))
-                    .spawn(move || flush_loop(&q))
-                    .map_err(|e| crate::error::Error::io("<flush thread>", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut threads = Vec::new();
+        for i in 0..shared.opts.flush_threads {
+            let q = shared.flush_queue.clone();
+            threads.push(spawn(format!("strata-flush-{i}"), move || flush_loop(&q))?);
+        }
+        let chore = Arc::new(ChoreSignal::default());
+        let (weak, signal) = (Arc::downgrade(&shared), chore.clone());
+        threads.push(spawn("strata-chore".into(), move || {
+            chore_loop(&weak, &signal)
+        })?);
         Ok(Engine {
             shared,
-            flushers: Mutex::new(flushers),
+            threads: Mutex::new(threads),
+            chore,
         })
     }
 
@@ -124,16 +185,73 @@ impl Engine {
         self.shared.cache.stats()
     }
 
+    /// Compaction queue figures.
+    pub fn compaction_stats(&self) -> CompactionPoolStats {
+        self.shared.compactions.stats()
+    }
+
+    /// Memstore memory figures.
+    pub fn memory_stats(&self) -> MemoryStats {
+        let m = &self.shared.memory;
+        MemoryStats {
+            global_memstore_bytes: m.global_bytes(),
+            global_low_bytes: self.shared.opts.global_low_bytes(),
+            global_high_bytes: self.shared.opts.global_high_bytes(),
+            stalls: m.stalls.load(Ordering::Relaxed),
+            stall_micros: m.stall_micros.load(Ordering::Relaxed),
+            stall_rejections: m.stall_rejections.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The regions open in this engine.
+    pub fn regions(&self) -> Vec<Arc<Region>> {
+        self.shared.regions()
+    }
+
+    /// Queues a compaction of every open region of `table` (the admin call).
+    pub fn compact_table(&self, table: &str, kind: CompactionKind) -> usize {
+        let regions: Vec<_> = self
+            .regions()
+            .into_iter()
+            .filter(|r| r.descriptor().table == table)
+            .collect();
+        for r in &regions {
+            r.request_compaction(kind);
+        }
+        regions.len()
+    }
+
     /// The engine's clock.
     pub fn clock(&self) -> Arc<dyn Clock> {
         self.shared.clock.clone()
     }
 
-    /// Stops the background threads (regions stay usable; flushes then only happen
-    /// when asked for explicitly).
+    /// Runs the periodic checks once, now: scheduled major compactions that are due
+    /// (inside the off-peak window) and flushes of memstores older than
+    /// `memstore.flush_interval`. The chore thread calls this every
+    /// `compaction.check_interval`; tests call it with an injected clock.
+    pub fn run_chores(&self) {
+        run_chores(&self.shared);
+    }
+
+    /// Holds background flushes (tests of memory pressure; maintenance). Explicit
+    /// `Region::flush` calls still run.
+    #[doc(hidden)]
+    pub fn pause_background_flushes(&self, paused: bool) {
+        self.shared.flush_queue.set_paused(paused);
+    }
+
+    /// Stops the background threads (regions stay usable; flushes and compactions then
+    /// only happen when called explicitly).
     pub fn shutdown(&self) {
         self.shared.flush_queue.stop();
-        let threads: Vec<_> = self.flushers.lock().drain(..).collect();
+        {
+            let mut stop = self.chore.stop.lock();
+            *stop = true;
+            self.chore.cv.notify_all();
+        }
+        self.shared.compactions.stop();
+        let threads: Vec<_> = self.threads.lock().drain(..).collect();
         for t in threads {
             let _ = t.join();
         }
@@ -146,10 +264,48 @@ impl Drop for Engine {
     }
 }
 
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(|e| Error::io("<engine thread>", e))
+}
+
 fn flush_loop(queue: &FlushQueue) {
     while let Some(weak) = queue.pop() {
         if let Some(region) = weak.upgrade() {
             region.run_requested_flush();
         }
+    }
+}
+
+fn chore_loop(shared: &Weak<EngineShared>, signal: &ChoreSignal) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        let interval = s.opts.compaction.check_interval;
+        run_chores(&s);
+        drop(s);
+        let mut stop = signal.stop.lock();
+        if *stop {
+            return;
+        }
+        signal
+            .cv
+            .wait_for(&mut stop, interval.min(Duration::from_secs(3600)));
+        if *stop {
+            return;
+        }
+    }
+}
+
+fn run_chores(shared: &EngineShared) {
+    let now = shared.clock.now_ms();
+    let hour = shared.clock.local_hour(now);
+    for region in shared.regions() {
+        if region.major_compaction_due(now, hour) {
+            tracing::info!(region = %region.name(), "scheduled major compaction is due");
+            region.request_compaction(CompactionKind::Major);
+        }
+        region.flush_if_old(now);
     }
 }

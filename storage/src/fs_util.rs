@@ -63,7 +63,10 @@ pub fn unseal<'a>(path: &Path, magic: u64, version: u32, bytes: &'a [u8]) -> Res
     if bytes.len() < 20 {
         return Err(corrupt(
             0,
-            format!("file is {} bytes, shorter than the 20-byte envelope", bytes.len()),
+            format!(
+                "file is {} bytes, shorter than the 20-byte envelope",
+                bytes.len()
+            ),
         ));
     }
     let got_magic = u64::from_le_bytes(bytes[0..8].try_into().unwrap_or_default());
@@ -111,12 +114,18 @@ pub mod hex_bytes {
     /// Parses a hex string.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd-length hex string"));
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(serde::de::Error::custom))
+        let digit = |c: u8| -> Result<u8, D::Error> {
+            (c as char)
+                .to_digit(16)
+                .map(|v| v as u8)
+                .ok_or_else(|| serde::de::Error::custom("bad hex digit"))
+        };
+        s.as_bytes()
+            .chunks(2)
+            .map(|pair| match pair {
+                [hi, lo] => Ok(digit(*hi)? << 4 | digit(*lo)?),
+                _ => Err(serde::de::Error::custom("odd-length hex string")),
+            })
             .collect()
     }
 }

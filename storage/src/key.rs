@@ -138,7 +138,13 @@ pub fn encode_key_into(
 }
 
 /// Encodes a key into a fresh buffer.
-pub fn encode_key(row: &[u8], qualifier: &[u8], timestamp: u64, kind: CellType, seq: u64) -> Vec<u8> {
+pub fn encode_key(
+    row: &[u8],
+    qualifier: &[u8],
+    timestamp: u64,
+    kind: CellType,
+    seq: u64,
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(encoded_len_hint(row, qualifier));
     encode_key_into(&mut buf, row, qualifier, timestamp, kind, seq);
     buf
@@ -256,7 +262,11 @@ pub fn parse_trailer(key: &[u8]) -> Option<(u64, CellType, u64)> {
 }
 
 /// Parses a key or returns a `Corruption` error naming `file` and `offset`.
-pub fn parse_key_or_corrupt<'a>(key: &'a [u8], file: &std::path::Path, offset: u64) -> Result<ParsedKey<'a>> {
+pub fn parse_key_or_corrupt<'a>(
+    key: &'a [u8],
+    file: &std::path::Path,
+    offset: u64,
+) -> Result<ParsedKey<'a>> {
     parse_key(key).ok_or_else(|| Error::Corruption {
         file: file.to_path_buf(),
         offset,

@@ -22,12 +22,14 @@
 
 pub mod block_cache;
 pub mod clock;
+pub mod compaction;
 pub mod engine;
 pub mod error;
 pub mod fs_util;
 pub mod iterator;
 pub mod key;
 pub mod manifest;
+pub mod memory;
 pub mod memstore;
 pub mod merge;
 pub mod mutation;
@@ -42,10 +44,11 @@ mod visibility;
 pub mod wal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compaction::{CompactionKind, CompactionReport};
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use key::{Cell, CellType};
 pub use mutation::{Mutation, RowMutation};
-pub use options::{BloomType, Compression, Durability, EngineOptions, FamilyOptions};
+pub use options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 pub use query::{Get, Row, Scan, TimeRange};
 pub use region::{Check, CompareOp, Region, RegionDescriptor, RegionStatus, Scanner};

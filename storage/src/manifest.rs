@@ -29,6 +29,9 @@ pub struct Manifest {
     /// When the last major compaction finished (ms since epoch), if ever.
     #[serde(default)]
     pub last_major_compaction_ms: Option<u64>,
+    /// When the region was created (ms since epoch): the major schedule starts here.
+    #[serde(default)]
+    pub created_ms: Option<u64>,
 }
 
 impl Manifest {
@@ -41,7 +44,10 @@ impl Manifest {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let body = serde_json::to_vec(self)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode manifest: {e}")))?;
-        fs_util::write_atomic(&dir.join(MANIFEST_FILE), &fs_util::seal(MAGIC, VERSION, &body))
+        fs_util::write_atomic(
+            &dir.join(MANIFEST_FILE),
+            &fs_util::seal(MAGIC, VERSION, &body),
+        )
     }
 
     /// Reads and checks the manifest.

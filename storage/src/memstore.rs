@@ -31,6 +31,8 @@ pub struct Memstore {
     size_bytes: AtomicU64,
     max_seq: AtomicU64,
     created: Instant,
+    /// Clock time (ms) of the first insert, 0 while empty: the age of the oldest edit.
+    first_insert_ms: AtomicU64,
 }
 
 impl Default for Memstore {
@@ -47,11 +49,20 @@ impl Memstore {
             size_bytes: AtomicU64::new(0),
             max_seq: AtomicU64::new(0),
             created: Instant::now(),
+            first_insert_ms: AtomicU64::new(0),
         }
     }
 
     /// Inserts an entry; returns the bytes it was charged.
     pub fn insert(&self, key: Bytes, value: Bytes, seq: u64) -> u64 {
+        self.insert_at(key, value, seq, 1)
+    }
+
+    /// Inserts an entry written at clock time `now_ms`; returns the bytes charged.
+    pub fn insert_at(&self, key: Bytes, value: Bytes, seq: u64, now_ms: u64) -> u64 {
+        if self.first_insert_ms.load(Ordering::Relaxed) == 0 {
+            self.first_insert_ms.store(now_ms.max(1), Ordering::Relaxed);
+        }
         let charged = key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD_BYTES;
         self.map.insert(key, value);
         self.size_bytes.fetch_add(charged, Ordering::Relaxed);
@@ -77,6 +88,14 @@ impl Memstore {
     /// Largest sequence id inserted.
     pub fn max_seq(&self) -> u64 {
         self.max_seq.load(Ordering::Relaxed)
+    }
+
+    /// Clock time (ms) of the oldest edit, `None` while empty.
+    pub fn first_insert_ms(&self) -> Option<u64> {
+        match self.first_insert_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(ms),
+        }
     }
 
     /// When the memstore was created (its oldest edit is at most this old).
@@ -124,7 +143,10 @@ impl InternalIterator for MemstoreIter<'_> {
     }
 
     fn value(&self) -> &[u8] {
-        self.cur.as_ref().map(|e| &e.value()[..]).unwrap_or_default()
+        self.cur
+            .as_ref()
+            .map(|e| &e.value()[..])
+            .unwrap_or_default()
     }
 }
 

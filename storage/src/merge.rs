@@ -68,7 +68,9 @@ impl InternalIterator for MergingIterator<'_> {
     }
 
     fn next(&mut self) -> Result<()> {
-        let Some(cur) = self.current else { return Ok(()) };
+        let Some(cur) = self.current else {
+            return Ok(());
+        };
         // Advance every source sitting on the current key (duplicates), then re-pick.
         let key = self.children[cur].key().to_vec();
         for c in &mut self.children {
@@ -85,11 +87,15 @@ impl InternalIterator for MergingIterator<'_> {
     }
 
     fn key(&self) -> &[u8] {
-        self.current.map(|i| self.children[i].key()).unwrap_or_default()
+        self.current
+            .map(|i| self.children[i].key())
+            .unwrap_or_default()
     }
 
     fn value(&self) -> &[u8] {
-        self.current.map(|i| self.children[i].value()).unwrap_or_default()
+        self.current
+            .map(|i| self.children[i].value())
+            .unwrap_or_default()
     }
 }
 
@@ -112,7 +118,11 @@ mod tests {
         let a = ms(&[b"a", b"c", b"e"]);
         let b = ms(&[b"b", b"c", b"f"]);
         let c = ms(&[]);
-        let mut it = MergingIterator::new(vec![Box::new(a.iter()), Box::new(b.iter()), Box::new(c.iter())]);
+        let mut it = MergingIterator::new(vec![
+            Box::new(a.iter()),
+            Box::new(b.iter()),
+            Box::new(c.iter()),
+        ]);
         it.seek_to_first().unwrap();
         let mut out = vec![];
         while it.valid() {

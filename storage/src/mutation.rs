@@ -165,7 +165,9 @@ pub const MAX_TIMESTAMP: u64 = i64::MAX as u64;
 pub fn validate_mutation(m: &RowMutation, max_value_bytes: usize) -> Result<()> {
     validate_row(&m.row)?;
     if m.ops.is_empty() {
-        return Err(Error::InvalidArgument("row mutation has no operations".into()));
+        return Err(Error::InvalidArgument(
+            "row mutation has no operations".into(),
+        ));
     }
     for op in &m.ops {
         if let Some(f) = op.family() {
@@ -189,10 +191,14 @@ pub fn validate_mutation(m: &RowMutation, max_value_bytes: usize) -> Result<()> 
                 (Some(qualifier), *timestamp)
             }
             Mutation::Delete {
-                qualifier, timestamp, ..
+                qualifier,
+                timestamp,
+                ..
             }
             | Mutation::DeleteColumn {
-                qualifier, timestamp, ..
+                qualifier,
+                timestamp,
+                ..
             } => (Some(qualifier), *timestamp),
             Mutation::DeleteFamily { timestamp, .. } | Mutation::DeleteRow { timestamp } => {
                 (None, *timestamp)
@@ -249,7 +255,8 @@ pub(crate) fn encode_payload(row: &[u8], cells: &[ResolvedCell]) -> Vec<u8> {
 /// Decodes a WAL payload; `None` if malformed (the caller names file and offset).
 pub(crate) fn decode_payload(payload: &[u8]) -> Option<(Bytes, Vec<ResolvedCell>)> {
     let mut b = Bytes::copy_from_slice(payload);
-    let take = |b: &mut Bytes, n: usize| -> Option<Bytes> { (b.remaining() >= n).then(|| b.split_to(n)) };
+    let take =
+        |b: &mut Bytes, n: usize| -> Option<Bytes> { (b.remaining() >= n).then(|| b.split_to(n)) };
     if b.remaining() < 4 {
         return None;
     }

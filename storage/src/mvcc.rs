@@ -68,7 +68,9 @@ impl Mvcc {
         let Some(idx) = seq.checked_sub(p.first) else {
             return;
         };
-        let Ok(idx) = usize::try_from(idx) else { return };
+        let Ok(idx) = usize::try_from(idx) else {
+            return;
+        };
         if let Some(flag) = p.done.get_mut(idx) {
             *flag = true;
         }

@@ -54,6 +54,9 @@ pub const MAX_ROW_KEY_BYTES: usize = 32_767;
 pub const MAX_QUALIFIER_BYTES: usize = 64 * 1024;
 /// Hard ceiling of `max_value_bytes`.
 pub const MAX_VALUE_BYTES_CEILING: usize = 10 * 1024 * 1024;
+/// Ceiling of `max_mutation_bytes`: one WAL record holds a whole row mutation, and WAL
+/// payloads stop at 128 MiB; the margin covers the payload's framing.
+pub const MAX_MUTATION_BYTES_CEILING: usize = 120 * 1024 * 1024;
 /// Longest family name.
 pub const MAX_FAMILY_NAME_BYTES: usize = 64;
 /// Largest `block_size_bytes` a family may ask for.
@@ -162,71 +165,443 @@ pub fn validate_family_name(name: &[u8]) -> Result<()> {
             String::from_utf8_lossy(name)
         )));
     }
+    // A family is a directory inside the region directory: no "." / ".." / hidden names,
+    // and not the name of the region's own WAL directory.
+    if name.starts_with(b".") || name == RESERVED_FAMILY_NAME {
+        return Err(Error::InvalidArgument(format!(
+            "family name {:?} is reserved (names may not start with '.' or be \"wal\")",
+            String::from_utf8_lossy(name)
+        )));
+    }
     Ok(())
 }
 
-/// Process-wide engine options.
+/// The WAL directory's name, which no family may take.
+const RESERVED_FAMILY_NAME: &[u8] = b"wal";
+
+/// A byte count that reads from TOML as an integer or a string with a unit
+/// (`"64MiB"`, `"1 GiB"`, `"512k"`; k/m/g/t and KiB/MiB/GiB/TiB are powers of 1024,
+/// KB/MB/GB/TB powers of 1000).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// `n` KiB.
+    pub const fn kib(n: u64) -> Self {
+        ByteSize(n * 1024)
+    }
+    /// `n` MiB.
+    pub const fn mib(n: u64) -> Self {
+        ByteSize(n * 1024 * 1024)
+    }
+    /// `n` GiB.
+    pub const fn gib(n: u64) -> Self {
+        ByteSize(n * 1024 * 1024 * 1024)
+    }
+
+    /// Parses `"64MiB"` and friends.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let num: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a byte size (e.g. 4096, \"64MiB\", \"2GiB\")"))?;
+        let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "t" | "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            other => return Err(format!("unknown byte unit {other:?} in {s:?}")),
+        };
+        let v = num * mult as f64;
+        if !(0.0..1.8e19).contains(&v) {
+            return Err(format!("byte size {s:?} out of range"));
+        }
+        Ok(ByteSize(v as u64))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        for (unit, size) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if v >= size && v.is_multiple_of(size) {
+                return write!(f, "{}{unit}", v / size);
+            }
+        }
+        write!(f, "{v}")
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `[server]`: process-wide memory budget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EngineOptions {
-    /// Block cache capacity in bytes (`hfile.block.cache.size`, as bytes; default 256 MiB).
-    pub block_cache_size_bytes: u64,
-    /// Memstore size that triggers a flush (`hbase.hregion.memstore.flush.size`, 128 MiB).
-    pub memstore_flush_size_bytes: u64,
-    /// WAL segment size that rolls to a new file (`hbase.regionserver.logroll` size, 64 MiB).
-    pub wal_segment_size_bytes: u64,
+#[serde(default, deny_unknown_fields)]
+pub struct ServerMemoryOptions {
+    /// Memory the process may use (HBase: the region server heap, `-Xmx`). Default 2 GiB.
+    pub memory_limit: ByteSize,
+}
+
+impl Default for ServerMemoryOptions {
+    fn default() -> Self {
+        ServerMemoryOptions {
+            memory_limit: ByteSize::gib(2),
+        }
+    }
+}
+
+/// `[block_cache]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockCacheOptions {
+    /// Capacity (HBase `hfile.block.cache.size`, as bytes rather than a heap fraction).
+    /// Default 512 MiB.
+    pub size: ByteSize,
+}
+
+impl Default for BlockCacheOptions {
+    fn default() -> Self {
+        BlockCacheOptions {
+            size: ByteSize::mib(512),
+        }
+    }
+}
+
+/// `[memstore]`: flush sizes and the global memory limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemstoreOptions {
+    /// A region flushes when its memstores pass this (`hbase.hregion.memstore.flush.size`,
+    /// default 128 MiB).
+    pub flush_size: ByteSize,
+    /// A region blocks writes at `block_multiplier x flush_size` until its flush catches
+    /// up (`hbase.hregion.memstore.block.multiplier`, default 4; HBase's RegionTooBusy).
+    pub block_multiplier: u32,
+    /// All memstores of the process together: writes stall here
+    /// (`hbase.regionserver.global.memstore.size`, HBase's upperLimit). Default 40 % of
+    /// `server.memory_limit`.
+    pub global_high: Option<ByteSize>,
+    /// Above this the largest memstores are flushed while writes continue
+    /// (`...global.memstore.size.lower.limit`, HBase's lowerLimit). Default 95 % of high.
+    pub global_low: Option<ByteSize>,
+    /// Memstores holding edits older than this are flushed so WALs do not grow forever
+    /// (`hbase.regionserver.optionalcacheflushinterval`, default 1 h; 0 = never).
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// How long a write waits at a memory limit before failing with a retryable
+    /// `WriteStall` (HBase blocks up to `hbase.hstore.blockingWaitTime`). Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub stall_timeout: Duration,
+}
+
+impl Default for MemstoreOptions {
+    fn default() -> Self {
+        MemstoreOptions {
+            flush_size: ByteSize::mib(128),
+            block_multiplier: 4,
+            global_high: None,
+            global_low: None,
+            flush_interval: Duration::from_secs(3600),
+            stall_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[wal]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalConfig {
+    /// Segment size that rolls to a new file (`hbase.regionserver.logroll.multiplier` x
+    /// block size in HBase; default 64 MiB).
+    pub segment_size: ByteSize,
     /// Durability of writes that do not name one (default fsync).
-    pub default_durability: Durability,
-    /// Background sync period for `Durability::Async`
-    /// (`hbase.regionserver.optionallogflushinterval`, default 1000 ms).
-    pub wal_async_sync_interval_ms: u64,
-    /// Largest value in bytes (`hbase.client.keyvalue.maxsize`; default and ceiling 10 MiB).
+    pub durability: Durability,
+    /// Background sync period for `async` durability
+    /// (`hbase.regionserver.optionallogflushinterval`, default 1 s).
+    #[serde(with = "humantime_serde")]
+    pub async_sync_interval: Duration,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig {
+            segment_size: ByteSize::mib(64),
+            durability: Durability::Fsync,
+            async_sync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `[compaction]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionOptions {
+    /// A store with this many SSTables is compacted (`hbase.hstore.compaction.min`, 3).
+    pub min_files: usize,
+    /// Most files merged by one minor compaction (`hbase.hstore.compaction.max`, 10).
+    pub max_files: usize,
+    /// A file joins a selection only if it is at most `ratio` x the sum of the others
+    /// (`hbase.hstore.compaction.ratio`, 1.2).
+    pub ratio: f64,
+    /// Compactions running at once in the process (HBase's small+large threads; 1).
+    pub threads: usize,
+    /// Cap on compaction IO (read + written bytes per second); 0 = unlimited
+    /// (HBase's `hbase.hstore.compaction.throughput.higher.bound`).
+    pub max_bytes_per_sec: ByteSize,
+    /// Period of scheduled major compactions (`hbase.hregion.majorcompaction`, 7 days;
+    /// 0 = never).
+    #[serde(with = "humantime_serde")]
+    pub major_period: Duration,
+    /// Spread of the schedule: each region's period is `major_period x (1 +- jitter)`
+    /// (`hbase.hregion.majorcompaction.jitter`, 0.5).
+    pub major_jitter: f64,
+    /// Scheduled major compactions only start inside this local hour range, e.g. "1-5"
+    /// means 01:00 to 04:59 (`hbase.offpeak.start.hour`/`end.hour`); none = any time.
+    pub offpeak_hours: Option<String>,
+    /// Past this many SSTables in a store, flushes wait for compaction
+    /// (`hbase.hstore.blockingStoreFiles`, 16).
+    pub blocking_files: usize,
+    /// The longest a flush waits for it (`hbase.hstore.blockingWaitTime`, 90 s).
+    #[serde(with = "humantime_serde")]
+    pub blocking_wait: Duration,
+    /// How often the background chore checks schedules and periodic flushes (10 s;
+    /// HBase's `hbase.server.thread.wakefrequency`).
+    #[serde(with = "humantime_serde")]
+    pub check_interval: Duration,
+}
+
+impl Default for CompactionOptions {
+    fn default() -> Self {
+        CompactionOptions {
+            min_files: 3,
+            max_files: 10,
+            ratio: 1.2,
+            threads: 1,
+            max_bytes_per_sec: ByteSize(0),
+            major_period: Duration::from_secs(7 * 24 * 3600),
+            major_jitter: 0.5,
+            offpeak_hours: None,
+            blocking_files: 16,
+            blocking_wait: Duration::from_secs(90),
+            check_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl CompactionOptions {
+    /// The off-peak window as `(start_hour, end_hour)`, end exclusive, may wrap midnight.
+    pub fn offpeak_window(&self) -> Result<Option<(u32, u32)>> {
+        let Some(s) = &self.offpeak_hours else {
+            return Ok(None);
+        };
+        let bad = || {
+            Error::InvalidArgument(format!(
+                "compaction.offpeak_hours = {s:?}: expected \"START-END\" with hours 0-23, e.g. \"1-5\""
+            ))
+        };
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        let a: u32 = a.trim().parse().map_err(|_| bad())?;
+        let b: u32 = b.trim().parse().map_err(|_| bad())?;
+        if a > 23 || b > 23 || a == b {
+            return Err(bad());
+        }
+        Ok(Some((a, b)))
+    }
+}
+
+/// `[limits]`: per-request size limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitOptions {
+    /// Largest value (`hbase.client.keyvalue.maxsize`; default and ceiling 10 MiB).
     pub max_value_bytes: usize,
-    /// Largest encoded row mutation (all cells of one row write) in bytes (default 64 MiB).
+    /// Largest row mutation, all cells of one row write together (default 64 MiB).
     pub max_mutation_bytes: usize,
+}
+
+impl Default for LimitOptions {
+    fn default() -> Self {
+        LimitOptions {
+            max_value_bytes: MAX_VALUE_BYTES_CEILING,
+            max_mutation_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Process-wide engine options, one nested section per concern (the TOML layout).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineOptions {
+    /// Memory budget.
+    pub server: ServerMemoryOptions,
+    /// Block cache.
+    pub block_cache: BlockCacheOptions,
+    /// Memstores and global memory limits.
+    pub memstore: MemstoreOptions,
+    /// Write-ahead log.
+    pub wal: WalConfig,
+    /// Compaction.
+    pub compaction: CompactionOptions,
+    /// Request size limits.
+    pub limits: LimitOptions,
     /// Background flush threads (`hbase.hstore.flusher.count`, default 2).
+    #[serde(default = "default_flush_threads")]
     pub flush_threads: usize,
+}
+
+fn default_flush_threads() -> usize {
+    2
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            block_cache_size_bytes: 256 * 1024 * 1024,
-            memstore_flush_size_bytes: 128 * 1024 * 1024,
-            wal_segment_size_bytes: 64 * 1024 * 1024,
-            default_durability: Durability::Fsync,
-            wal_async_sync_interval_ms: 1000,
-            max_value_bytes: MAX_VALUE_BYTES_CEILING,
-            max_mutation_bytes: 64 * 1024 * 1024,
-            flush_threads: 2,
+            server: ServerMemoryOptions::default(),
+            block_cache: BlockCacheOptions::default(),
+            memstore: MemstoreOptions::default(),
+            wal: WalConfig::default(),
+            compaction: CompactionOptions::default(),
+            limits: LimitOptions::default(),
+            flush_threads: default_flush_threads(),
         }
     }
 }
 
 impl EngineOptions {
-    /// Checks every field; the error names the field.
+    /// Global memstore high-water mark in bytes (default 40 % of the memory limit).
+    pub fn global_high_bytes(&self) -> u64 {
+        self.memstore
+            .global_high
+            .map(|b| b.0)
+            .unwrap_or(self.server.memory_limit.0 / 10 * 4)
+    }
+
+    /// Global memstore low-water mark in bytes (default 95 % of high).
+    pub fn global_low_bytes(&self) -> u64 {
+        self.memstore
+            .global_low
+            .map(|b| b.0)
+            .unwrap_or(self.global_high_bytes() / 100 * 95)
+    }
+
+    /// A region's memstore size at which its writes block.
+    pub fn region_block_bytes(&self) -> u64 {
+        self.memstore
+            .flush_size
+            .0
+            .saturating_mul(u64::from(self.memstore.block_multiplier))
+    }
+
+    /// Small settings for tests: tiny flushes, no fsync, no background schedule.
+    pub fn for_tests() -> Self {
+        let mut o = EngineOptions::default();
+        o.block_cache.size = ByteSize::mib(8);
+        o.memstore.flush_size = ByteSize::kib(256);
+        o.wal.durability = Durability::Flush;
+        o.compaction.major_period = Duration::ZERO;
+        o
+    }
+
+    /// Checks every field and their relations; the message names the keys and values.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(m));
-        if self.max_value_bytes == 0 || self.max_value_bytes > MAX_VALUE_BYTES_CEILING {
+        let l = &self.limits;
+        if l.max_value_bytes == 0 || l.max_value_bytes > MAX_VALUE_BYTES_CEILING {
             return bad(format!(
-                "max_value_bytes must be in 1..={MAX_VALUE_BYTES_CEILING}, got {}",
-                self.max_value_bytes
+                "limits.max_value_bytes must be in 1..={MAX_VALUE_BYTES_CEILING}, got {}",
+                l.max_value_bytes
             ));
         }
-        if self.memstore_flush_size_bytes < 1024 {
+        if l.max_mutation_bytes > MAX_MUTATION_BYTES_CEILING {
             return bad(format!(
-                "memstore_flush_size_bytes must be >= 1024, got {}",
-                self.memstore_flush_size_bytes
+                "limits.max_mutation_bytes ({}) must be <= {MAX_MUTATION_BYTES_CEILING} (a row mutation is one WAL record)",
+                l.max_mutation_bytes
             ));
         }
-        if self.wal_segment_size_bytes < 4096 {
+        if l.max_mutation_bytes < l.max_value_bytes {
             return bad(format!(
-                "wal_segment_size_bytes must be >= 4096, got {}",
-                self.wal_segment_size_bytes
+                "limits.max_mutation_bytes ({}) must be >= limits.max_value_bytes ({})",
+                l.max_mutation_bytes, l.max_value_bytes
             ));
         }
-        if self.wal_async_sync_interval_ms == 0 {
-            return bad("wal_async_sync_interval_ms must be > 0".into());
+        let m = &self.memstore;
+        if m.flush_size.0 < 1024 {
+            return bad(format!(
+                "memstore.flush_size must be >= 1KiB, got {}",
+                m.flush_size
+            ));
+        }
+        if m.block_multiplier < 1 {
+            return bad("memstore.block_multiplier must be >= 1".into());
+        }
+        let (high, low) = (self.global_high_bytes(), self.global_low_bytes());
+        if low > high {
+            return bad(format!(
+                "memstore.global_low ({}) must not exceed memstore.global_high ({})",
+                ByteSize(low),
+                ByteSize(high)
+            ));
+        }
+        if high < m.flush_size.0 {
+            return bad(format!(
+                "memstore.global_high ({}) must be >= memstore.flush_size ({})",
+                ByteSize(high),
+                m.flush_size
+            ));
+        }
+        let limit = self.server.memory_limit.0;
+        let used = self.block_cache.size.0.saturating_add(high);
+        if used > limit / 10 * 8 {
+            return bad(format!(
+                "block_cache.size ({}) + memstore.global_high ({}) = {} exceeds 80% of server.memory_limit ({}); \
+                 lower one of them or raise the limit (HBase refuses to start in the same case)",
+                self.block_cache.size,
+                ByteSize(high),
+                ByteSize(used),
+                self.server.memory_limit
+            ));
+        }
+        if self.wal.segment_size.0 < 4096 {
+            return bad(format!(
+                "wal.segment_size must be >= 4KiB, got {}",
+                self.wal.segment_size
+            ));
+        }
+        if self.wal.async_sync_interval.is_zero() {
+            return bad("wal.async_sync_interval must be > 0".into());
         }
         if self.flush_threads == 0 || self.flush_threads > 64 {
             return bad(format!(
@@ -234,12 +609,38 @@ impl EngineOptions {
                 self.flush_threads
             ));
         }
-        if self.max_mutation_bytes < self.max_value_bytes {
+        let c = &self.compaction;
+        if c.min_files < 2 || c.max_files < c.min_files {
             return bad(format!(
-                "max_mutation_bytes ({}) must be >= max_value_bytes ({})",
-                self.max_mutation_bytes, self.max_value_bytes
+                "compaction.min_files ({}) must be >= 2 and <= compaction.max_files ({})",
+                c.min_files, c.max_files
             ));
         }
+        if !(c.ratio > 0.0 && c.ratio.is_finite()) {
+            return bad(format!("compaction.ratio must be > 0, got {}", c.ratio));
+        }
+        if c.threads == 0 || c.threads > 64 {
+            return bad(format!(
+                "compaction.threads must be in 1..=64, got {}",
+                c.threads
+            ));
+        }
+        if !(0.0..1.0).contains(&c.major_jitter) {
+            return bad(format!(
+                "compaction.major_jitter must be in [0, 1), got {}",
+                c.major_jitter
+            ));
+        }
+        if c.blocking_files < c.min_files {
+            return bad(format!(
+                "compaction.blocking_files ({}) must be >= compaction.min_files ({})",
+                c.blocking_files, c.min_files
+            ));
+        }
+        if c.check_interval.is_zero() {
+            return bad("compaction.check_interval must be > 0".into());
+        }
+        c.offpeak_window()?;
         Ok(())
     }
 }
@@ -256,15 +657,72 @@ mod tests {
         assert!(validate_family_name(b"a:b").is_err());
         assert!(validate_family_name(&[b'a'; 65]).is_err());
         assert!(validate_family_name(&[b'a'; 64]).is_ok());
+        assert!(validate_family_name(b"..").is_err());
+        assert!(validate_family_name(b".hidden").is_err());
+        assert!(validate_family_name(b"wal").is_err());
     }
 
     #[test]
     fn defaults_validate() {
         EngineOptions::default().validate().unwrap();
+        EngineOptions::for_tests().validate().unwrap();
         FamilyOptions::new("f").validate().unwrap();
         let mut f = FamilyOptions::new("f");
         f.min_versions = 2;
         let err = f.validate().unwrap_err().to_string();
         assert!(err.contains("min_versions"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod engine_option_tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_parse() {
+        assert_eq!(ByteSize::parse("4096").unwrap(), ByteSize(4096));
+        assert_eq!(ByteSize::parse("64MiB").unwrap(), ByteSize::mib(64));
+        assert_eq!(ByteSize::parse("1 GiB").unwrap(), ByteSize::gib(1));
+        assert_eq!(ByteSize::parse("512k").unwrap(), ByteSize::kib(512));
+        assert_eq!(ByteSize::parse("2MB").unwrap(), ByteSize(2_000_000));
+        assert!(ByteSize::parse("lots").is_err());
+        assert!(ByteSize::parse("3 parsecs").is_err());
+        assert_eq!(ByteSize::mib(64).to_string(), "64MiB");
+    }
+
+    #[test]
+    fn memory_budget_is_enforced_with_named_keys() {
+        let mut o = EngineOptions::default();
+        o.server.memory_limit = ByteSize::mib(256);
+        o.memstore.flush_size = ByteSize::mib(32);
+        o.block_cache.size = ByteSize::mib(200);
+        let e = o.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("block_cache.size")
+                && e.contains("memstore.global_high")
+                && e.contains("80%"),
+            "{e}"
+        );
+        o.block_cache.size = ByteSize::mib(64);
+        o.validate().unwrap();
+        assert_eq!(o.global_high_bytes(), ByteSize::mib(256).0 / 10 * 4);
+    }
+
+    #[test]
+    fn offpeak_window_parses() {
+        let mut c = CompactionOptions {
+            offpeak_hours: Some("1-5".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.offpeak_window().unwrap(), Some((1, 5)));
+        c.offpeak_hours = Some("22-3".into());
+        assert_eq!(c.offpeak_window().unwrap(), Some((22, 3)));
+        c.offpeak_hours = Some("25-3".into());
+        assert!(
+            c.offpeak_window()
+                .unwrap_err()
+                .to_string()
+                .contains("compaction.offpeak_hours")
+        );
     }
 }

@@ -11,6 +11,7 @@
 //!   freeze and flush; readers clone the `Arc` and never block writers.
 //! - `manifest` is locked by the one flush running at a time.
 
+mod compact;
 mod descriptor;
 mod flush;
 mod open;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 pub use descriptor::{DESCRIPTOR_FILE, RegionDescriptor};
 pub use read::Scanner;
@@ -81,6 +82,10 @@ pub struct RegionStatus {
     pub flushed_seq: u64,
     /// WAL segment files.
     pub wal_segments: usize,
+    /// When the last major compaction finished (ms since epoch).
+    pub last_major_compaction_ms: Option<u64>,
+    /// Duration of the last compaction in ms.
+    pub last_compaction_duration_ms: u64,
 }
 
 /// An open region. Cheap to share behind `Arc`; every method is thread-safe.
@@ -100,6 +105,28 @@ pub struct Region {
     failure: Mutex<Option<String>>,
     flush_requested: AtomicBool,
     self_ref: Weak<Region>,
+    /// One compaction of this region at a time.
+    compaction_lock: Mutex<()>,
+    compaction_queued: AtomicBool,
+    major_requested: AtomicBool,
+    /// Duration of the last compaction, ms.
+    last_compaction_ms: AtomicU64,
+    /// Signalled after each compaction (flushes blocked on too many files wait on it).
+    compacted: Condvar,
+    compacted_mx: Mutex<()>,
+    /// When the region was opened (ms): the schedule's origin if the manifest has none.
+    opened_ms: u64,
+    /// Exclusive lock on the directory's LOCK file, released by `close` (or drop).
+    dir_lock: Mutex<Option<std::fs::File>>,
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // Memstores die with the region: give their bytes back to the process budget.
+        self.engine
+            .memory
+            .release(self.memstore_bytes.load(Ordering::Relaxed));
+    }
 }
 
 impl std::fmt::Debug for Region {
@@ -144,6 +171,7 @@ impl Region {
                 entries += f.meta().entry_count;
             }
         }
+        let manifest = self.manifest.lock().clone();
         RegionStatus {
             name: self.name.clone(),
             memstore_bytes: self.memstore_bytes(),
@@ -152,8 +180,10 @@ impl Region {
             store_file_bytes: bytes,
             store_file_entries: entries,
             read_point: self.mvcc.read_point(),
-            flushed_seq: self.manifest.lock().flushed_seq,
+            flushed_seq: manifest.flushed_seq,
             wal_segments: self.wal.segment_count(),
+            last_major_compaction_ms: manifest.last_major_compaction_ms,
+            last_compaction_duration_ms: self.last_compaction_ms.load(Ordering::Relaxed),
         }
     }
 
@@ -164,14 +194,54 @@ impl Region {
         if flush {
             self.flush()?;
         }
-        // Holding the manifest lock waits for a background flush in progress to finish,
-        // so nothing touches the directory after close returns.
+        // Holding the compaction and manifest locks waits for a background compaction or
+        // flush in progress to finish (later ones see the region closed), so nothing
+        // touches the directory after close returns.
+        let _c = self.compaction_lock.lock();
         let _m = self.manifest.lock();
         {
             let _w = self.write_lock.lock();
             self.closed.store(true, Ordering::Release);
         }
-        self.wal.close()
+        let r = self.wal.close();
+        // Nothing touches the directory any more: another engine may open it now.
+        self.dir_lock.lock().take();
+        r
+    }
+
+    /// Counts memstore bytes in the region and the process budget.
+    pub(crate) fn charge_memstore(&self, bytes: u64) {
+        self.memstore_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.engine.memory.charge(bytes);
+    }
+
+    /// Returns flushed memstore bytes.
+    pub(crate) fn release_memstore(&self, bytes: u64) {
+        let _ = self
+            .memstore_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(bytes))
+            });
+        self.engine.memory.release(bytes);
+    }
+
+    /// True if the scheduled major compaction is due at `now_ms` (local hour `hour`).
+    pub(crate) fn major_compaction_due(&self, now_ms: u64, hour: u32) -> bool {
+        let opts = &self.engine.opts.compaction;
+        let origin = {
+            let m = self.manifest.lock();
+            m.last_major_compaction_ms
+                .or(m.created_ms)
+                .unwrap_or(self.opened_ms)
+        };
+        let Some(due) = crate::compaction::schedule::next_major_due_ms(opts, &self.name, origin)
+        else {
+            return false;
+        };
+        let window = opts.offpeak_window().ok().flatten();
+        now_ms >= due
+            && crate::compaction::schedule::in_offpeak(window, hour)
+            && self.check_open().is_ok()
     }
 
     pub(crate) fn snapshot(&self) -> Arc<RegionState> {

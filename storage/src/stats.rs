@@ -51,6 +51,8 @@ counters! {
     flush_bytes,
     /// Total flush time in microseconds.
     flush_micros,
+    /// Time background flushes waited for compaction (too many store files), µs.
+    flush_blocked_micros,
     /// Point gets served.
     gets,
     /// Rows returned by scans.

@@ -38,13 +38,6 @@ pub(crate) struct StoreQuery<'a> {
 }
 
 impl StoreQuery<'_> {
-    fn expired(&self, ts: u64) -> bool {
-        match self.family.ttl_seconds {
-            Some(ttl) => ts < self.now_ms.saturating_sub(ttl.saturating_mul(1000)),
-            None => false,
-        }
-    }
-
     fn selected(&self, qualifier: &[u8]) -> bool {
         self.qualifiers
             .is_none_or(|qs| qs.binary_search_by(|q| q[..].cmp(qualifier)).is_ok())
@@ -115,7 +108,14 @@ pub(crate) fn collect_row(
             CellType::DeleteColumn => col.delete_column_ts = col.delete_column_ts.max(Some(ts)),
             CellType::Delete => col.deleted.push(ts),
             CellType::Put => {
-                if let Some(cell) = visit_put(ts, &mut col, family_delete_ts, max_versions, q, col_selected) {
+                if let Some(cell) = visit_put(
+                    ts,
+                    &mut col,
+                    family_delete_ts,
+                    max_versions,
+                    q,
+                    col_selected,
+                ) {
                     let parsed = key::parse_key(k).ok_or_else(|| corrupt("unparsable key"))?;
                     out.push(Cell {
                         row: row.clone(),
@@ -142,6 +142,23 @@ fn visit_put(
     q: &StoreQuery<'_>,
     col_selected: bool,
 ) -> Option<u64> {
+    classify_put(ts, col, family_delete_ts, q.family, q.now_ms)?;
+    if !col_selected || !q.time_range.contains(ts) || col.returned >= max_versions {
+        return None;
+    }
+    col.returned += 1;
+    Some(ts)
+}
+
+/// Rules 2-4 (what the family's data says, whatever the request): `Some(version)`
+/// if the put at `ts` is part of the column's visible history, newest version 0.
+fn classify_put(
+    ts: u64,
+    col: &mut ColumnState,
+    family_delete_ts: Option<u64>,
+    family: &FamilyOptions,
+    now_ms: u64,
+) -> Option<u32> {
     if family_delete_ts.is_some_and(|d| ts <= d)
         || col.delete_column_ts.is_some_and(|d| ts <= d)
         || col.deleted.contains(&ts)
@@ -152,17 +169,81 @@ fn visit_put(
     col.last_put_ts = Some(ts);
     let version = col.versions_seen;
     col.versions_seen += 1;
-    if version >= q.family.max_versions {
+    if version >= family.max_versions {
         return None;
     }
-    if q.expired(ts) && version >= q.family.min_versions {
+    if expired(family, now_ms, ts) && version >= family.min_versions {
         return None;
     }
-    if !col_selected || !q.time_range.contains(ts) || col.returned >= max_versions {
-        return None;
+    Some(version)
+}
+
+fn expired(family: &FamilyOptions, now_ms: u64, ts: u64) -> bool {
+    match family.ttl_seconds {
+        Some(ttl) => ts < now_ms.saturating_sub(ttl.saturating_mul(1000)),
+        None => false,
     }
-    col.returned += 1;
-    Some(ts)
+}
+
+/// Decides, entry by entry in key order, what a major compaction keeps: exactly the
+/// puts a reader could still see (rules 2-4 with every entry visible). Markers, hidden,
+/// surplus and expired cells are dropped, so reads give the same answers afterwards.
+pub(crate) struct RetentionFilter<'a> {
+    family: &'a FamilyOptions,
+    now_ms: u64,
+    row: Vec<u8>,
+    column: Vec<u8>,
+    family_delete_ts: Option<u64>,
+    col: ColumnState,
+}
+
+impl<'a> RetentionFilter<'a> {
+    pub(crate) fn new(family: &'a FamilyOptions, now_ms: u64) -> Self {
+        RetentionFilter {
+            family,
+            now_ms,
+            row: Vec::new(),
+            column: Vec::new(),
+            family_delete_ts: None,
+            col: ColumnState::default(),
+        }
+    }
+
+    /// True if the entry with this encoded key survives a major compaction.
+    pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
+        let row = key::row_part(key).ok_or_else(|| corrupt("bad row"))?;
+        if row != self.row.as_slice() {
+            self.row.clear();
+            self.row.extend_from_slice(row);
+            self.family_delete_ts = None;
+            self.column.clear();
+        }
+        let column = key::column_part(key).ok_or_else(|| corrupt("bad column"))?;
+        if column != self.column.as_slice() {
+            self.column.clear();
+            self.column.extend_from_slice(column);
+            self.col = ColumnState::default();
+        }
+        let (ts, kind, _seq) = key::parse_trailer(key).ok_or_else(|| corrupt("bad key trailer"))?;
+        match kind {
+            CellType::DeleteFamily => self.family_delete_ts = self.family_delete_ts.max(Some(ts)),
+            CellType::DeleteColumn => {
+                self.col.delete_column_ts = self.col.delete_column_ts.max(Some(ts))
+            }
+            CellType::Delete => self.col.deleted.push(ts),
+            CellType::Put => {
+                return Ok(classify_put(
+                    ts,
+                    &mut self.col,
+                    self.family_delete_ts,
+                    self.family,
+                    self.now_ms,
+                )
+                .is_some());
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Seeks past an unselected column to the next selected qualifier of the row, or to
@@ -173,7 +254,9 @@ fn skip_to_next_selected(
     current: &[u8],
     q: &StoreQuery<'_>,
 ) -> Result<()> {
-    let next = q.qualifiers.and_then(|qs| qs.iter().find(|s| s[..] > *current));
+    let next = q
+        .qualifiers
+        .and_then(|qs| qs.iter().find(|s| s[..] > *current));
     match next {
         Some(s) => iter.seek(&key::column_start_key(row, s)),
         None => iter.seek(&key::row_end_key(row)),

@@ -57,7 +57,9 @@ mod segment;
 mod writer;
 
 pub use reader::{ReplayOutcome, replay};
-pub use record::{MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, RECORD_OVERHEAD, RECORD_TRAILER_LEN, encode_record};
+pub use record::{
+    MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, RECORD_OVERHEAD, RECORD_TRAILER_LEN, encode_record,
+};
 pub use segment::{
     SEGMENT_FORMAT_VERSION, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SegmentInfo, segment_file_name,
 };

@@ -11,19 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_storage::{
-    Durability, Engine, EngineOptions, FamilyOptions, Get, RegionDescriptor, RowMutation, Scan,
+    ByteSize, Durability, Engine, EngineOptions, FamilyOptions, Get, RegionDescriptor, RowMutation,
+    Scan,
 };
 
 const CHILD_ENV: &str = "STRATA_CRASH_CHILD_DIR";
 const THREADS: usize = 4;
 
 fn engine_options() -> EngineOptions {
-    EngineOptions {
-        default_durability: Durability::Fsync,
-        memstore_flush_size_bytes: 48 * 1024,
-        wal_segment_size_bytes: 32 * 1024,
-        ..Default::default()
-    }
+    let mut o = EngineOptions::for_tests();
+    o.wal.durability = Durability::Fsync;
+    o.memstore.flush_size = ByteSize::kib(48);
+    o.wal.segment_size = ByteSize::kib(32);
+    o
 }
 
 fn value_for(thread: usize, i: u64) -> String {
@@ -42,8 +42,13 @@ fn open_or_create(engine: &Engine, dir: &Path) -> Arc<strata_storage::Region> {
 /// Runs only inside the child process: writes until killed.
 #[test]
 fn crash_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let start: u64 = std::env::var("STRATA_CRASH_START").unwrap().parse().unwrap();
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let start: u64 = std::env::var("STRATA_CRASH_START")
+        .unwrap()
+        .parse()
+        .unwrap();
     let engine = Engine::open(engine_options()).unwrap();
     let region = open_or_create(&engine, Path::new(&dir));
     println!("READY");
@@ -78,7 +83,12 @@ fn acknowledged_writes_survive_sigkill() {
     let mut total_acked = 0;
     for (round, delay) in delays_ms.iter().enumerate() {
         let mut child = Command::new(&exe)
-            .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child_writer",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &dir)
             .env("STRATA_CRASH_START", next_start.to_string())
             .stdout(Stdio::piped())
@@ -112,8 +122,12 @@ fn acknowledged_writes_survive_sigkill() {
             if let Some(a) = a {
                 for i in next_start..=*a {
                     let row = region.get(&Get::new(format!("t{t}-{i:08}"))).unwrap();
-                    let row = row.unwrap_or_else(|| panic!("round {round}: acknowledged t{t}-{i} lost"));
-                    assert_eq!(&row.value(b"f", b"v").unwrap()[..], value_for(t, i).as_bytes());
+                    let row =
+                        row.unwrap_or_else(|| panic!("round {round}: acknowledged t{t}-{i} lost"));
+                    assert_eq!(
+                        &row.value(b"f", b"v").unwrap()[..],
+                        value_for(t, i).as_bytes()
+                    );
                 }
             }
         }
@@ -123,7 +137,10 @@ fn acknowledged_writes_survive_sigkill() {
             let name = String::from_utf8(r.row.to_vec()).unwrap();
             let (t, i) = name[1..].split_once('-').unwrap();
             let (t, i): (usize, u64) = (t.parse().unwrap(), i.parse().unwrap());
-            assert_eq!(&r.value(b"f", b"v").unwrap()[..], value_for(t, i).as_bytes());
+            assert_eq!(
+                &r.value(b"f", b"v").unwrap()[..],
+                value_for(t, i).as_bytes()
+            );
             max_present = max_present.max(i);
         }
         let total: u64 = acked

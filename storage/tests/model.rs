@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use strata_storage::{
-    BloomType, CellType, Compression, Durability, Engine, EngineOptions, FamilyOptions, Get, ManualClock,
-    Mutation, Region, RegionDescriptor, RowMutation, Scan,
+    BloomType, ByteSize, CellType, CompactionKind, Compression, Engine, EngineOptions,
+    FamilyOptions, Get, ManualClock, Mutation, Region, RegionDescriptor, RowMutation, Scan,
 };
 
 /// SplitMix64: small, deterministic, good enough for choosing operations.
@@ -111,7 +111,10 @@ impl Oracle {
             .filter(|e| e.kind == CellType::DeleteFamily)
             .map(|e| e.ts)
             .max();
-        let Some(entries) = self.cells.get(&(row.to_vec(), fam.name.to_owned(), q.to_vec())) else {
+        let Some(entries) = self
+            .cells
+            .get(&(row.to_vec(), fam.name.to_owned(), q.to_vec()))
+        else {
             return Vec::new();
         };
         let column_delete = entries
@@ -190,6 +193,36 @@ impl Oracle {
             }
         }
         out
+    }
+
+    /// What a major compaction leaves: per column, exactly the entries of the visible
+    /// versions (rules 2-4); every marker and hidden entry is gone.
+    fn major_compact(&mut self, fams: &[Family], now: u64) {
+        let keys: Vec<_> = self.cells.keys().cloned().collect();
+        let mut kept: BTreeMap<(Vec<u8>, String, Vec<u8>), Vec<Entry>> = BTreeMap::new();
+        for (row, fam, q) in keys {
+            let f = fams.iter().find(|f| f.name == fam).unwrap();
+            let visible: Vec<u64> = self
+                .column_versions(&row, f, &q, now)
+                .into_iter()
+                .map(|(ts, _)| ts)
+                .collect();
+            let entries = &self.cells[&(row.clone(), fam.clone(), q.clone())];
+            let mut keep = Vec::new();
+            for ts in visible {
+                let newest = entries
+                    .iter()
+                    .filter(|e| e.kind == CellType::Put && e.ts == ts)
+                    .max_by_key(|e| e.seq)
+                    .cloned()
+                    .unwrap();
+                keep.push(newest);
+            }
+            if !keep.is_empty() {
+                kept.insert((row, fam, q), keep);
+            }
+        }
+        self.cells = kept;
     }
 
     fn record(&mut self, row: &[u8], fam: &str, q: &[u8], ts: u64, kind: CellType, value: Bytes) {
@@ -292,8 +325,15 @@ impl Run {
             };
             let roll = self.rng.below(100);
             let op = if roll < 70 {
-                let value = Bytes::from(format!("v{}-{}", self.oracle.seq + 1, self.rng.below(1000)));
-                expected.push((fam, q.to_vec(), ts.unwrap_or(now), CellType::Put, value.clone()));
+                let value =
+                    Bytes::from(format!("v{}-{}", self.oracle.seq + 1, self.rng.below(1000)));
+                expected.push((
+                    fam,
+                    q.to_vec(),
+                    ts.unwrap_or(now),
+                    CellType::Put,
+                    value.clone(),
+                ));
                 Mutation::Put {
                     family: fam.into(),
                     qualifier: Bytes::copy_from_slice(q),
@@ -432,7 +472,9 @@ impl Run {
             .iter()
             .filter(|k| **k >= start && (stop.is_empty() || **k < stop))
         {
-            let cells = self.oracle.row(k, &self.fams, &sel, versions, (0, u64::MAX), now);
+            let cells = self
+                .oracle
+                .row(k, &self.fams, &sel, versions, (0, u64::MAX), now);
             if !cells.is_empty() {
                 want.push((k.clone(), cells));
             }
@@ -441,6 +483,26 @@ impl Run {
             want.truncate(l as usize);
         }
         assert_eq!(got, want, "seed {} step {step}: scan {scan:?}", self.seed);
+    }
+
+    fn major_compact(&mut self) {
+        let report = self.region.compact(CompactionKind::Major).unwrap();
+        let now = self.clock_now();
+        self.oracle.major_compact(&self.fams, now);
+        // After a major compaction each store holds at most one file with exactly the
+        // visible versions.
+        let status = self.region.status();
+        assert!(
+            status.store_files.values().all(|n| *n <= 1),
+            "seed {}: {status:?} after {report:?}",
+            self.seed
+        );
+        let expected: usize = self.oracle.cells.values().map(|v| v.len()).sum();
+        assert_eq!(
+            status.store_file_entries as usize, expected,
+            "seed {}: entries after major compaction",
+            self.seed
+        );
     }
 
     fn reopen(&mut self) {
@@ -454,16 +516,14 @@ fn run(seed: u64, ops: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("region");
     let clock = ManualClock::new(100_000);
-    let opts = EngineOptions {
-        default_durability: Durability::Flush,
-        block_cache_size_bytes: 64 * 1024,
-        memstore_flush_size_bytes: 32 * 1024,
-        wal_segment_size_bytes: 8 * 1024,
-        ..Default::default()
-    };
+    let mut opts = EngineOptions::for_tests();
+    opts.block_cache.size = ByteSize::kib(64);
+    opts.memstore.flush_size = ByteSize::kib(32);
+    opts.wal.segment_size = ByteSize::kib(8);
     let engine = Engine::open_with_clock(opts, clock.clone()).unwrap();
     let fams = families();
-    let desc = RegionDescriptor::whole_table("model", "r", fams.iter().map(family_options).collect());
+    let desc =
+        RegionDescriptor::whole_table("model", "r", fams.iter().map(family_options).collect());
     let region = engine.create_region(&path, desc).unwrap();
     let mut r = Run {
         seed,
@@ -482,7 +542,8 @@ fn run(seed: u64, ops: usize) {
             550..=799 => r.check_get(step),
             800..=949 => r.check_scan(step),
             950..=979 => r.clock.advance(r.rng.below(8000)),
-            980..=992 => r.region.flush().unwrap(),
+            980..=988 => r.region.flush().unwrap(),
+            989..=993 => r.major_compact(),
             _ => r.reopen(),
         }
     }

@@ -59,7 +59,8 @@ impl RegionDescriptor {
 
     /// True if `row` is inside `[start_row, end_row)`.
     pub fn contains_row(&self, row: &[u8]) -> bool {
-        row >= self.start_row.as_slice() && (self.end_row.is_empty() || row < self.end_row.as_slice())
+        row >= self.start_row.as_slice()
+            && (self.end_row.is_empty() || row < self.end_row.as_slice())
     }
 
     /// Checks names, options and the range.
@@ -103,7 +104,10 @@ impl RegionDescriptor {
     pub fn save(&self, dir: &Path) -> Result<()> {
         let body = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode region descriptor: {e}")))?;
-        fs_util::write_atomic(&dir.join(DESCRIPTOR_FILE), &fs_util::seal(MAGIC, VERSION, &body))
+        fs_util::write_atomic(
+            &dir.join(DESCRIPTOR_FILE),
+            &fs_util::seal(MAGIC, VERSION, &body),
+        )
     }
 
     /// Reads and checks `region.meta`.
@@ -111,11 +115,12 @@ impl RegionDescriptor {
         let path = dir.join(DESCRIPTOR_FILE);
         let bytes = std::fs::read(&path).at(&path)?;
         let body = fs_util::unseal(&path, MAGIC, VERSION, &bytes)?;
-        let desc: RegionDescriptor = serde_json::from_slice(body).map_err(|e| Error::Corruption {
-            file: path.clone(),
-            offset: 16,
-            reason: format!("bad descriptor: {e}"),
-        })?;
+        let desc: RegionDescriptor =
+            serde_json::from_slice(body).map_err(|e| Error::Corruption {
+                file: path.clone(),
+                offset: 16,
+                reason: format!("bad descriptor: {e}"),
+            })?;
         desc.validate()?;
         Ok(desc)
     }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Region, RegionState};
 use crate::error::Result;
@@ -26,22 +26,48 @@ impl Region {
         Ok(())
     }
 
-    /// Asks a background thread to flush once the active memstore passes the flush size.
+    /// Asks a background thread to flush once the active memstore passes the flush
+    /// size, and relieves global pressure above `memstore.global_low`.
     pub(crate) fn maybe_request_flush(&self) {
-        if self.active_bytes() < self.engine.opts.memstore_flush_size_bytes {
-            return;
+        if self.active_bytes() >= self.engine.opts.memstore.flush_size.0 {
+            self.request_flush();
         }
+        if self.engine.memory.global_bytes() >= self.engine.opts.global_low_bytes() {
+            self.engine.flush_largest();
+        }
+    }
+
+    /// Queues a background flush (once; later requests while queued are no-ops).
+    pub(crate) fn request_flush(&self) {
         if !self.flush_requested.swap(true, Ordering::AcqRel) {
             self.engine.flush_queue.push(self.self_ref.clone());
         }
     }
 
-    fn active_bytes(&self) -> u64 {
+    /// Bytes in the active memstores (not yet frozen).
+    pub(crate) fn active_bytes(&self) -> u64 {
         self.snapshot()
             .stores
             .values()
             .map(|s| s.active.size_bytes())
             .sum()
+    }
+
+    /// Flushes if the oldest unflushed edit is older than `memstore.flush_interval`.
+    pub(crate) fn flush_if_old(&self, now_ms: u64) {
+        let interval = self.engine.opts.memstore.flush_interval.as_millis() as u64;
+        if interval == 0 {
+            return;
+        }
+        let oldest = self
+            .snapshot()
+            .stores
+            .values()
+            .filter_map(|s| s.active.first_insert_ms())
+            .min();
+        if oldest.is_some_and(|t| now_ms.saturating_sub(t) >= interval) {
+            self.request_flush();
+        }
     }
 
     /// Entry point of the background flush threads.
@@ -50,11 +76,39 @@ impl Region {
         if self.check_open().is_err() {
             return;
         }
+        self.wait_while_too_many_files();
         if let Err(e) = self.flush()
             && !matches!(e, crate::error::Error::Closed(_))
         {
             tracing::warn!(region = %self.name, error = %e, "background flush failed; will retry on the next trigger");
         }
+    }
+
+    /// Past `compaction.blocking_files` SSTables in a store, a background flush waits
+    /// (at most `compaction.blocking_wait`) for compaction to catch up instead of adding
+    /// another file; memstores keep absorbing writes up to their own limits meanwhile.
+    fn wait_while_too_many_files(&self) {
+        let opts = &self.engine.opts.compaction;
+        let too_many = || {
+            self.snapshot()
+                .stores
+                .values()
+                .any(|s| s.files.len() >= opts.blocking_files)
+        };
+        if !too_many() {
+            return;
+        }
+        let started = Instant::now();
+        tracing::info!(region = %self.name, limit = opts.blocking_files, "flush waits for compaction: too many store files");
+        let mut g = self.compacted_mx.lock();
+        while too_many() && started.elapsed() < opts.blocking_wait && self.check_open().is_ok() {
+            self.request_compaction(crate::compaction::CompactionKind::Minor);
+            self.compacted.wait_for(&mut g, Duration::from_millis(100));
+        }
+        Stats::add(
+            &self.engine.stats.flush_blocked_micros,
+            started.elapsed().as_micros() as u64,
+        );
     }
 
     /// Moves every active memstore to the frozen list. Returns false if all were empty.
@@ -74,49 +128,57 @@ impl Region {
         true
     }
 
-    /// Writes the oldest frozen generation (manifest lock held).
+    /// Writes the oldest frozen generation (manifest lock held). On any failure the
+    /// files it wrote are deleted and the generation stays frozen for the next attempt.
     fn flush_oldest(&self, manifest: &mut Manifest) -> Result<()> {
         let started = Instant::now();
         let st = self.snapshot();
         let Some(&boundary) = st.frozen_boundaries.last() else {
             return Ok(());
         };
-        let mut next_manifest = manifest.clone();
-        let mut written: Vec<(bytes::Bytes, Arc<SsTable>)> = Vec::new();
+        let mut written: Vec<(bytes::Bytes, Arc<SsTable>, u64)> = Vec::new();
         let mut flushed_bytes = 0;
         let mut freed = 0;
+        let abort = |written: &[(bytes::Bytes, Arc<SsTable>, u64)], e| {
+            for (_, t, _) in written {
+                t.mark_obsolete();
+            }
+            Err(e)
+        };
         for (family, store) in &st.stores {
-            let Some(mem) = store.frozen.last() else { continue };
+            let Some(mem) = store.frozen.last() else {
+                continue;
+            };
             freed += mem.size_bytes();
             if mem.is_empty() {
                 continue;
             }
             let fam = String::from_utf8_lossy(family).into_owned();
-            let id = next_manifest.next_file_id;
-            next_manifest.next_file_id += 1;
-            let path = Manifest::sstable_path(&self.dir, &fam, id);
-            let opts = SsTableWriteOptions {
-                block_size: store.options.block_size_bytes,
-                compression: store.options.compression,
-                bloom: store.options.bloom,
-                bloom_fp_rate: store.options.bloom_fp_rate,
-                expected_entries: mem.len(),
-            };
-            let mut builder = SsTableBuilder::create(&path, opts)?;
-            let mut it = mem.iter();
-            it.seek_to_first()?;
-            while it.valid() {
-                builder.add(it.key(), it.value())?;
-                it.next()?;
+            match self.write_memstore(manifest, &fam, store, mem) {
+                Ok((table, id, size)) => {
+                    flushed_bytes += size;
+                    written.push((family.clone(), table, id));
+                }
+                Err(e) => return abort(&written, e),
             }
-            let info = builder.finish()?;
-            flushed_bytes += info.file_size;
-            let table = SsTable::open(&path, self.engine.cache.clone(), self.engine.stats.clone())?;
-            next_manifest.files.entry(fam).or_default().insert(0, id);
-            written.push((family.clone(), table));
+        }
+        // A write whose WAL append failed meanwhile fails the region: its entries may be
+        // in these files and must not become durable through the manifest.
+        if let Err(e) = self.check_open() {
+            return abort(&written, e);
+        }
+        let mut next_manifest = manifest.clone();
+        for (family, _, id) in &written {
+            next_manifest
+                .files
+                .entry(String::from_utf8_lossy(family).into_owned())
+                .or_default()
+                .insert(0, *id);
         }
         next_manifest.flushed_seq = next_manifest.flushed_seq.max(boundary);
-        next_manifest.save(&self.dir)?;
+        if let Err(e) = next_manifest.save(&self.dir) {
+            return abort(&written, e);
+        }
         *manifest = next_manifest;
         {
             let mut state = self.state.write();
@@ -125,15 +187,14 @@ impl Region {
                 store.frozen.pop();
             }
             next.frozen_boundaries.pop();
-            for (family, table) in written {
+            for (family, table, _) in written {
                 if let Some(store) = next.stores.get_mut(&family) {
                     store.files.insert(0, table);
                 }
             }
             *state = Arc::new(next);
         }
-        self.memstore_bytes
-            .fetch_sub(freed.min(self.memstore_bytes()), Ordering::Relaxed);
+        self.release_memstore(freed);
         // Start a new segment so the one holding the flushed edits can be deleted now.
         self.wal.roll()?;
         self.wal.mark_flushed(boundary)?;
@@ -143,6 +204,55 @@ impl Region {
         Stats::add(&stats.flush_micros, started.elapsed().as_micros() as u64);
         tracing::info!(region = %self.name, flushed_seq = boundary, bytes = flushed_bytes,
             ms = started.elapsed().as_millis() as u64, "flushed memstore");
+        self.maybe_request_minor();
         Ok(())
+    }
+}
+
+impl Region {
+    /// Hands out a file id from the live manifest (so a failed attempt never reuses
+    /// one), skipping ids whose file exists (left by a failed attempt).
+    pub(crate) fn allocate_file_id(&self, manifest: &mut Manifest, family: &str) -> u64 {
+        loop {
+            let id = manifest.next_file_id;
+            manifest.next_file_id += 1;
+            if !Manifest::sstable_path(&self.dir, family, id).exists() {
+                return id;
+            }
+        }
+    }
+
+    /// Writes one frozen memstore as an SSTable; returns it, its id and its size.
+    fn write_memstore(
+        &self,
+        manifest: &mut Manifest,
+        fam: &str,
+        store: &super::StoreState,
+        mem: &Memstore,
+    ) -> Result<(Arc<SsTable>, u64, u64)> {
+        let id = self.allocate_file_id(manifest, fam);
+        let path = Manifest::sstable_path(&self.dir, fam, id);
+        let opts = SsTableWriteOptions {
+            block_size: store.options.block_size_bytes,
+            compression: store.options.compression,
+            bloom: store.options.bloom,
+            bloom_fp_rate: store.options.bloom_fp_rate,
+            expected_entries: mem.len(),
+        };
+        let mut builder = SsTableBuilder::create(&path, opts)?;
+        let mut it = mem.iter();
+        it.seek_to_first()?;
+        while it.valid() {
+            builder.add(it.key(), it.value())?;
+            it.next()?;
+        }
+        let info = builder.finish()?;
+        match SsTable::open(&path, self.engine.cache.clone(), self.engine.stats.clone()) {
+            Ok(table) => Ok((table, id, info.file_size)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     }
 }

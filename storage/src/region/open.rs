@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::{ROW_LOCK_STRIPES, Region, RegionDescriptor, RegionState, StoreState};
 use crate::engine::EngineShared;
@@ -25,6 +25,10 @@ use crate::wal::{self, Wal, WalOptions};
 
 /// Name of the WAL directory inside a region directory.
 pub const WAL_DIR: &str = "wal";
+/// Name of the lock file that keeps a region open in one engine only.
+pub const LOCK_FILE: &str = "LOCK";
+/// Sequence ids stay below this (2^62), so `+ 1` never overflows.
+const MAX_SEQ: u64 = 1 << 62;
 
 impl Region {
     pub(crate) fn create(
@@ -56,6 +60,7 @@ impl Region {
 
     pub(crate) fn open(engine: Arc<EngineShared>, dir: &Path) -> Result<Arc<Region>> {
         let desc = RegionDescriptor::load(dir)?;
+        let lock = lock_region_dir(dir)?;
         let manifest = Manifest::load(dir)?;
         let name = desc.name();
         remove_unlisted_files(dir, &desc, &manifest)?;
@@ -110,6 +115,13 @@ impl Region {
             Ok(())
         })?;
         max_seq = max_seq.max(outcome.last_seq.unwrap_or(0));
+        if max_seq >= MAX_SEQ {
+            return Err(Error::Corruption {
+                file: dir.join(crate::manifest::MANIFEST_FILE),
+                offset: 0,
+                reason: format!("sequence id {max_seq} is out of range (limit {MAX_SEQ})"),
+            });
+        }
         let wal_opts = WalOptions::from_engine(&engine.opts);
         let wal = Wal::open(
             &wal_dir,
@@ -118,6 +130,7 @@ impl Region {
             wal_opts,
             engine.stats.clone(),
         )?;
+        let engine_now = engine.clock.now_ms();
         let region = Arc::new_cyclic(|weak| Region {
             name: name.clone(),
             dir: dir.to_path_buf(),
@@ -133,15 +146,25 @@ impl Region {
             failure: Mutex::new(None),
             flush_requested: AtomicBool::new(false),
             self_ref: weak.clone(),
+            compaction_lock: Mutex::new(()),
+            compaction_queued: AtomicBool::new(false),
+            major_requested: AtomicBool::new(false),
+            last_compaction_ms: AtomicU64::new(0),
+            compacted: Condvar::new(),
+            compacted_mx: Mutex::new(()),
+            opened_ms: engine_now,
+            dir_lock: Mutex::new(Some(lock)),
             desc,
         });
         let replayed_count = replayed.len();
         for (seq, row, cells) in replayed {
             region.insert_cells(&row, &cells, seq);
         }
+        region.engine.register(region.self_ref.clone());
         tracing::info!(region = %name, replayed = replayed_count, read_point = max_seq,
             torn_tail = outcome.torn_tail_dropped, "region opened");
         region.maybe_request_flush();
+        region.maybe_request_minor();
         Ok(region)
     }
 }
@@ -177,4 +200,25 @@ fn remove_unlisted_files(dir: &Path, desc: &RegionDescriptor, manifest: &Manifes
         }
     }
     Ok(())
+}
+
+/// Takes an exclusive lock on `<dir>/LOCK` for as long as the region is open, so a
+/// second open (in this process or another) fails instead of sharing the WAL.
+fn lock_region_dir(dir: &Path) -> Result<fs::File> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::InvalidRegion(format!(
+            "{} is already open (locked by {}); close it there first",
+            dir.display(),
+            path.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }

@@ -81,6 +81,9 @@ impl Region {
         let st = self.snapshot();
         let plans = plan(self, &st, &g.columns)?;
         let read_point = self.mvcc.read_point();
+        // A write that failed after taking its id completes in MVCC only after failing
+        // the region: checking again here keeps its entries from ever being read.
+        self.check_open()?;
         let now_ms = self.engine.clock.now_ms();
         let row_part = key::row_start_key(&g.row);
         let mut cells: Vec<Cell> = Vec::new();
@@ -176,11 +179,13 @@ impl Region {
             (false, true) => s.stop_row.to_vec(),
             (false, false) => std::cmp::min(&s.stop_row[..], &self.desc.end_row[..]).to_vec(),
         };
+        let read_point = self.mvcc.read_point();
+        self.check_open()?;
         Ok(Scanner {
             engine: self.engine.clone(),
             state: st,
             plans,
-            read_point: self.mvcc.read_point(),
+            read_point,
             now_ms: self.engine.clock.now_ms(),
             cursor: key::row_start_key(start),
             stop_key: (!stop.is_empty()).then(|| key::row_start_key(&stop)),
@@ -238,7 +243,8 @@ fn store_iter<'a>(
     stop: Option<&[u8]>,
     fill: bool,
 ) -> MergingIterator<'a> {
-    let mut children: Vec<BoxedIter<'a>> = Vec::with_capacity(1 + store.frozen.len() + store.files.len());
+    let mut children: Vec<BoxedIter<'a>> =
+        Vec::with_capacity(1 + store.frozen.len() + store.files.len());
     children.push(Box::new(store.active.iter()));
     for m in &store.frozen {
         children.push(Box::new(m.iter()));
@@ -259,6 +265,7 @@ impl Scanner {
 
     /// Returns the next rows: at most `max_rows` (capped at [`MAX_SCAN_BATCH_ROWS`]) and
     /// about `max_bytes` (capped at [`MAX_SCAN_BATCH_BYTES`]). An empty batch means done.
+    /// On error the scanner's position is unchanged, so no row is skipped.
     pub fn next_batch(&mut self, max_rows: usize, max_bytes: usize) -> Result<Vec<Row>> {
         let max_rows = max_rows.clamp(1, MAX_SCAN_BATCH_ROWS);
         let max_bytes = max_bytes.clamp(1, MAX_SCAN_BATCH_BYTES);
@@ -266,28 +273,31 @@ impl Scanner {
         if self.done {
             return Ok(rows);
         }
+        let (mut cursor, mut remaining, mut done) = (self.cursor.clone(), self.remaining, false);
         let state = self.state.clone();
         let mut iters: Vec<(usize, MergingIterator<'_>)> = Vec::with_capacity(self.plans.len());
         for (i, p) in self.plans.iter().enumerate() {
             let mut it = store_iter(
                 &state.stores[&p.family],
-                &self.cursor,
+                &cursor,
                 self.stop_key.as_deref(),
                 self.fill_cache,
             );
-            it.seek(&self.cursor)?;
+            it.seek(&cursor)?;
             iters.push((i, it));
         }
         let mut bytes = 0;
         loop {
-            let Some(row_part) = iters
-                .iter()
-                .filter(|(_, it)| it.valid())
-                .filter_map(|(_, it)| key::row_part(it.key()))
-                .min()
-                .map(|p| p.to_vec())
-            else {
-                self.done = true;
+            let mut smallest: Option<&[u8]> = None;
+            for (_, it) in iters.iter().filter(|(_, it)| it.valid()) {
+                let part =
+                    key::row_part(it.key()).ok_or_else(|| scan_corruption("key without a row"))?;
+                if smallest.is_none_or(|s| part < s) {
+                    smallest = Some(part);
+                }
+            }
+            let Some(row_part) = smallest.map(|p| p.to_vec()) else {
+                done = true;
                 break;
             };
             if self
@@ -295,7 +305,7 @@ impl Scanner {
                 .as_deref()
                 .is_some_and(|stop| row_part.as_slice() >= stop)
             {
-                self.done = true;
+                done = true;
                 break;
             }
             let row = iters
@@ -303,11 +313,7 @@ impl Scanner {
                 .find(|(_, it)| it.valid() && it.key().starts_with(&row_part))
                 .and_then(|(_, it)| key::parse_key(it.key()))
                 .map(|k| Bytes::copy_from_slice(&k.row))
-                .ok_or_else(|| Error::Corruption {
-                    file: "<scan>".into(),
-                    offset: 0,
-                    reason: "unparsable key".into(),
-                })?;
+                .ok_or_else(|| scan_corruption("unparsable key"))?;
             let mut cells = Vec::new();
             for (i, it) in iters.iter_mut() {
                 if !(it.valid() && it.key().starts_with(&row_part)) {
@@ -325,17 +331,17 @@ impl Scanner {
                 };
                 collect_row(it, &row, &row_part, &q, &mut cells)?;
             }
-            self.cursor = key::row_end_key(&row);
+            cursor = key::row_end_key(&row);
             if cells.is_empty() {
                 continue;
             }
             let r = Row { row, cells };
             bytes += r.size_bytes();
             rows.push(r);
-            if let Some(n) = self.remaining.as_mut() {
+            if let Some(n) = remaining.as_mut() {
                 *n -= 1;
                 if *n == 0 {
-                    self.done = true;
+                    done = true;
                     break;
                 }
             }
@@ -343,7 +349,19 @@ impl Scanner {
                 break;
             }
         }
+        drop(iters);
+        self.cursor = cursor;
+        self.remaining = remaining;
+        self.done = done;
         Stats::add(&self.engine.stats.scan_rows, rows.len() as u64);
         Ok(rows)
+    }
+}
+
+fn scan_corruption(reason: &str) -> Error {
+    Error::Corruption {
+        file: "<scan>".into(),
+        offset: 0,
+        reason: reason.into(),
     }
 }

@@ -9,7 +9,7 @@ use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::mutation::{Mutation, RowMutation};
-use crate::options::{BloomType, Compression, Durability, EngineOptions, FamilyOptions};
+use crate::options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 use crate::query::{Get, Scan};
 use crate::region::{Check, CompareOp, Region, RegionDescriptor};
 
@@ -34,10 +34,7 @@ fn fixture() -> (Fixture, Arc<Region>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t").join("r1");
     let clock = ManualClock::new(1_000_000);
-    let opts = EngineOptions {
-        default_durability: Durability::Flush,
-        ..Default::default()
-    };
+    let opts = EngineOptions::for_tests();
     let engine = Engine::open_with_clock(opts, clock.clone()).unwrap();
     let region = engine
         .create_region(&path, RegionDescriptor::whole_table("t", "r1", families()))
@@ -125,7 +122,11 @@ fn delete_markers() {
         .put_at("a", "p", 10, "p10")
         .put_at("b", "z", 999_990, "z");
     region.mutate(&m, None).unwrap();
-    let del = |op| region.mutate(&RowMutation::new("r").push(op), None).unwrap();
+    let del = |op| {
+        region
+            .mutate(&RowMutation::new("r").push(op), None)
+            .unwrap()
+    };
     // Delete without timestamp removes the latest version only.
     del(Mutation::Delete {
         family: "a".into(),
@@ -153,7 +154,10 @@ fn delete_markers() {
     );
     // A put newer than the family marker is visible again.
     region
-        .mutate(&RowMutation::new("r").put_at("a", "p", 2_000_000, "new"), None)
+        .mutate(
+            &RowMutation::new("r").put_at("a", "p", 2_000_000, "new"),
+            None,
+        )
         .unwrap();
     assert_eq!(val(&region, "r", "a", "p").as_deref(), Some("new"));
     del(Mutation::DeleteRow {
@@ -228,7 +232,11 @@ fn scanner_keeps_its_read_point() {
         .unwrap();
     region.flush().unwrap();
     let rows = s.next_batch(100, 1 << 20).unwrap();
-    assert_eq!(rows.len(), 1, "row written after the scan started is not seen");
+    assert_eq!(
+        rows.len(),
+        1,
+        "row written after the scan started is not seen"
+    );
 }
 
 #[test]
@@ -279,10 +287,18 @@ fn check_and_mutate_and_increment() {
         .unwrap_err();
     assert!(err.to_string().contains("8-byte counter"), "{err}");
     let v = region
-        .append(&Bytes::from("s"), &[("a".into(), "t".into(), "ab".into())], None)
+        .append(
+            &Bytes::from("s"),
+            &[("a".into(), "t".into(), "ab".into())],
+            None,
+        )
         .unwrap();
     let v2 = region
-        .append(&Bytes::from("s"), &[("a".into(), "t".into(), "cd".into())], None)
+        .append(
+            &Bytes::from("s"),
+            &[("a".into(), "t".into(), "cd".into())],
+            None,
+        )
         .unwrap();
     assert_eq!((&v[0][..], &v2[0][..]), (&b"ab"[..], &b"abcd"[..]));
 }
@@ -296,10 +312,13 @@ fn bad_input_is_rejected_and_changes_nothing() {
         .unwrap_err();
     assert!(matches!(e, Error::UnknownFamily { .. }), "{e}");
     let e = region
-        .mutate(&RowMutation::new(vec![b'x'; 40_000]).put("a", "q", "v"), None)
+        .mutate(
+            &RowMutation::new(vec![b'x'; 40_000]).put("a", "q", "v"),
+            None,
+        )
         .unwrap_err();
     assert!(e.to_string().contains("MAX_ROW_KEY_BYTES"), "{e}");
-    let big = vec![0u8; fx.engine.options().max_value_bytes + 1];
+    let big = vec![0u8; fx.engine.options().limits.max_value_bytes + 1];
     let e = region
         .mutate(&RowMutation::new("r").put("a", "q", big), None)
         .unwrap_err();
@@ -313,11 +332,9 @@ fn bad_input_is_rejected_and_changes_nothing() {
 #[test]
 fn rows_outside_the_range_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(EngineOptions {
-        default_durability: Durability::Skip,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut opts = EngineOptions::for_tests();
+    opts.wal.durability = Durability::Skip;
+    let engine = Engine::open(opts).unwrap();
     let mut desc = RegionDescriptor::whole_table("t", "mid", vec![FamilyOptions::new("f")]);
     desc.start_row = b"g".to_vec();
     desc.end_row = b"n".to_vec();
@@ -336,12 +353,9 @@ fn rows_outside_the_range_are_rejected() {
 #[test]
 fn background_flush_triggers_and_wal_segments_are_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = EngineOptions {
-        memstore_flush_size_bytes: 64 * 1024,
-        wal_segment_size_bytes: 16 * 1024,
-        default_durability: Durability::Flush,
-        ..Default::default()
-    };
+    let mut opts = EngineOptions::for_tests();
+    opts.memstore.flush_size = ByteSize::kib(64);
+    opts.wal.segment_size = ByteSize::kib(16);
     let engine = Engine::open(opts).unwrap();
     let path = dir.path().join("r");
     let region = engine
@@ -374,4 +388,78 @@ fn background_flush_triggers_and_wal_segments_are_dropped() {
     region.close(false).unwrap();
     let region = engine.open_region(&path).unwrap();
     assert_eq!(region.scan_all(&Scan::new()).unwrap().len(), 2000);
+}
+
+#[test]
+fn flush_recovers_after_a_failed_attempt() {
+    let (fx, region) = fixture();
+    region
+        .mutate(&RowMutation::new("r1").put("a", "x", "1"), None)
+        .unwrap();
+    // A directory where the manifest's temporary file goes makes the manifest write fail.
+    let blocker = fx.path.join("MANIFEST.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    assert!(region.flush().is_err());
+    std::fs::remove_dir(&blocker).unwrap();
+    region
+        .mutate(&RowMutation::new("r2").put("a", "x", "2"), None)
+        .unwrap();
+    region.flush().unwrap();
+    let st = region.status();
+    assert_eq!(
+        (st.frozen_memstores, st.store_files["a"], st.memstore_bytes),
+        (0, 2, 0),
+        "{st:?}"
+    );
+    region.close(false).unwrap();
+    drop(region);
+    let region = fx.engine.open_region(&fx.path).unwrap();
+    assert_eq!(val(&region, "r1", "a", "x").as_deref(), Some("1"));
+    assert_eq!(val(&region, "r2", "a", "x").as_deref(), Some("2"));
+}
+
+#[test]
+fn a_region_cannot_be_opened_twice() {
+    let (fx, region) = fixture();
+    let e = fx.engine.open_region(&fx.path).unwrap_err();
+    assert!(e.to_string().contains("already open"), "{e}");
+    region.close(false).unwrap();
+    drop(region);
+    fx.engine.open_region(&fx.path).unwrap();
+}
+
+#[test]
+fn oversized_read_modify_write_is_refused_without_failing_the_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = EngineOptions::for_tests();
+    opts.limits.max_value_bytes = 16 * 1024;
+    opts.limits.max_mutation_bytes = 64 * 1024;
+    let engine = Engine::open(opts).unwrap();
+    let region = engine
+        .create_region(
+            &dir.path().join("r"),
+            RegionDescriptor::whole_table("t", "r", families()),
+        )
+        .unwrap();
+    let chunk = Bytes::from(vec![b'x'; 15 * 1024]);
+    let cols: Vec<_> = (0..5)
+        .map(|i| {
+            (
+                Bytes::from("a"),
+                Bytes::from(format!("q{i}")),
+                chunk.clone(),
+            )
+        })
+        .collect();
+    let e = region.append(&Bytes::from("r"), &cols, None).unwrap_err();
+    assert!(e.to_string().contains("max_mutation_bytes"), "{e}");
+    region
+        .mutate(&RowMutation::new("r").put("a", "q", "still works"), None)
+        .unwrap();
+    let dup = [
+        (Bytes::from("a"), Bytes::from("n"), 1i64),
+        (Bytes::from("a"), Bytes::from("n"), 10),
+    ];
+    let e = region.increment(&Bytes::from("c"), &dup, None).unwrap_err();
+    assert!(e.to_string().contains("twice"), "{e}");
 }

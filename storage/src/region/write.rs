@@ -3,7 +3,7 @@
 //! the WAL sync (group commit) and publish through MVCC. Also the atomic
 //! read-modify-write operations (check-and-mutate, increment, append).
 
-use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::MutexGuard;
@@ -113,14 +113,17 @@ impl Region {
                 None => 0,
                 Some(v) => {
                     let arr: [u8; 8] = v[..].try_into().map_err(|_| {
-                        Error::InvalidArgument(format!("cell holds {} bytes, not an 8-byte counter", v.len()))
+                        Error::InvalidArgument(format!(
+                            "cell holds {} bytes, not an 8-byte counter",
+                            v.len()
+                        ))
                     })?;
                     i64::from_be_bytes(arr)
                 }
             };
-            let new = old
-                .checked_add(*delta)
-                .ok_or_else(|| Error::InvalidArgument(format!("counter overflow: {old} + {delta}")))?;
+            let new = old.checked_add(*delta).ok_or_else(|| {
+                Error::InvalidArgument(format!("counter overflow: {old} + {delta}"))
+            })?;
             Ok((Bytes::copy_from_slice(&new.to_be_bytes()), new))
         })
     }
@@ -161,6 +164,14 @@ impl Region {
                 .collect(),
         };
         self.check_mutation(&probe)?;
+        let mut seen = std::collections::HashSet::with_capacity(columns.len());
+        if let Some((f, q, _)) = columns.iter().find(|(f, q, _)| !seen.insert((f, q))) {
+            return Err(Error::InvalidArgument(format!(
+                "column {}:{} appears twice in one request",
+                String::from_utf8_lossy(f),
+                String::from_utf8_lossy(q)
+            )));
+        }
         let guard = self.row_lock(row);
         let now = self.engine.clock.now_ms();
         let mut cells = Vec::with_capacity(columns.len());
@@ -168,11 +179,11 @@ impl Region {
         for (family, qualifier, arg) in columns {
             let current = self.read_latest_locked(row, family, qualifier)?;
             let (value, result) = f(current.as_ref().map(|(v, _)| v), arg)?;
-            if value.len() > self.engine.opts.max_value_bytes {
+            if value.len() > self.engine.opts.limits.max_value_bytes {
                 return Err(Error::LimitExceeded {
                     what: "value",
                     limit_name: "max_value_bytes",
-                    limit: self.engine.opts.max_value_bytes as u64,
+                    limit: self.engine.opts.limits.max_value_bytes as u64,
                     actual: value.len() as u64,
                 });
             }
@@ -210,7 +221,8 @@ impl Region {
 
     fn check_mutation(&self, m: &RowMutation) -> Result<()> {
         self.check_open()?;
-        mutation::validate_mutation(m, self.engine.opts.max_value_bytes)?;
+        self.admit_write()?;
+        mutation::validate_mutation(m, self.engine.opts.limits.max_value_bytes)?;
         self.check_row(&m.row)?;
         let st = self.snapshot();
         let mut size = m.row.len();
@@ -233,10 +245,12 @@ impl Region {
                         family, qualifier, ..
                     } => family.len() + qualifier.len(),
                     Mutation::DeleteFamily { family, .. } => family.len(),
-                    Mutation::DeleteRow { .. } => st.stores.keys().map(|f| f.len() + OP_OVERHEAD_BYTES).sum(),
+                    Mutation::DeleteRow { .. } => {
+                        st.stores.keys().map(|f| f.len() + OP_OVERHEAD_BYTES).sum()
+                    }
                 };
         }
-        let limit = self.engine.opts.max_mutation_bytes;
+        let limit = self.engine.opts.limits.max_mutation_bytes;
         if size > limit {
             return Err(Error::LimitExceeded {
                 what: "row mutation",
@@ -334,8 +348,24 @@ impl Region {
         if cells.is_empty() {
             return Ok(self.mvcc.read_point());
         }
-        let durability = durability.unwrap_or(self.engine.opts.default_durability);
-        let payload = (durability != Durability::Skip).then(|| mutation::encode_payload(row, &cells));
+        let durability = durability.unwrap_or(self.engine.opts.wal.durability);
+        // Checked here too because increment and append grow values after the request
+        // was checked; a refused write must not reach the WAL (or fail the region).
+        let size: usize = cells
+            .iter()
+            .map(|c| c.family.len() + c.qualifier.len() + c.value.len() + 24)
+            .sum();
+        let limit = self.engine.opts.limits.max_mutation_bytes;
+        if size + row.len() > limit {
+            return Err(Error::LimitExceeded {
+                what: "row mutation",
+                limit_name: "max_mutation_bytes",
+                limit: limit as u64,
+                actual: (size + row.len()) as u64,
+            });
+        }
+        let payload =
+            (durability != Durability::Skip).then(|| mutation::encode_payload(row, &cells));
         let seq = {
             let _w = self.write_lock.lock();
             self.check_open()?;
@@ -373,6 +403,7 @@ impl Region {
     /// Inserts cells into the active memstores (write lock held, or during replay).
     pub(crate) fn insert_cells(&self, row: &[u8], cells: &[ResolvedCell], seq: u64) {
         let st = self.snapshot();
+        let now = self.engine.clock.now_ms();
         let mut added = 0;
         for c in cells {
             let Some(store) = st.stores.get(&c.family) else {
@@ -380,9 +411,65 @@ impl Region {
             };
             let mut k = Vec::with_capacity(key::encoded_len_hint(row, &c.qualifier));
             key::encode_key_into(&mut k, row, &c.qualifier, c.timestamp, c.kind, seq);
-            added += store.active.insert(Bytes::from(k), c.value.clone(), seq);
+            added += store
+                .active
+                .insert_at(Bytes::from(k), c.value.clone(), seq, now);
         }
-        self.memstore_bytes.fetch_add(added, Ordering::Relaxed);
+        self.charge_memstore(added);
+    }
+
+    /// Holds a write back while this region's memstores are at
+    /// `flush_size x block_multiplier` or the process is at `memstore.global_high`,
+    /// asking for flushes meanwhile; after `memstore.stall_timeout` it gives up with a
+    /// retryable `WriteStall` that names the limit.
+    fn admit_write(&self) -> Result<()> {
+        let opts = &self.engine.opts;
+        let memory = &self.engine.memory;
+        let region_limit = opts.region_block_bytes();
+        let high = opts.global_high_bytes();
+        if self.memstore_bytes() < region_limit && memory.global_bytes() < high {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let deadline = started + opts.memstore.stall_timeout;
+        Stats::add(&memory.stalls, 1);
+        tracing::debug!(region = %self.name, "write stall begins");
+        let outcome = loop {
+            let region_bytes = self.memstore_bytes();
+            let global = memory.global_bytes();
+            let region_over = region_bytes >= region_limit;
+            let global_over = global >= high;
+            if !region_over && !global_over {
+                break Ok(());
+            }
+            if region_over {
+                self.request_flush();
+            }
+            if global_over {
+                self.engine.flush_largest();
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                Stats::add(&memory.stall_rejections, 1);
+                break Err(Error::WriteStall(if region_over {
+                    format!(
+                        "region {} memstore is {} bytes, at memstore.flush_size x memstore.block_multiplier = {} \
+                         (waited {:?} for flushes); retry after a backoff",
+                        self.name, region_bytes, region_limit, opts.memstore.stall_timeout
+                    )
+                } else {
+                    format!(
+                        "process memstores hold {global} bytes, at memstore.global_high = {high} \
+                         (waited {:?} for flushes); retry after a backoff",
+                        opts.memstore.stall_timeout
+                    )
+                }));
+            }
+            memory.wait_freed((deadline - now).min(Duration::from_millis(50)));
+        };
+        Stats::add(&memory.stall_micros, started.elapsed().as_micros() as u64);
+        tracing::debug!(region = %self.name, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "write stall ends");
+        outcome
     }
 }
 

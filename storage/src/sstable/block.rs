@@ -105,9 +105,9 @@ impl Block {
     /// Checks the trailer of `data` (a block's decompressed payload).
     pub(crate) fn decode(data: Bytes) -> DecodeResult<Block> {
         let len = data.len();
-        let count_at = len
-            .checked_sub(4)
-            .ok_or_else(|| DecodeError::new(format!("block of {len} bytes has no restart count")))?;
+        let count_at = len.checked_sub(4).ok_or_else(|| {
+            DecodeError::new(format!("block of {len} bytes has no restart count"))
+        })?;
         let num_restarts = Reader::at(&data, count_at).u32_le("restart count")? as usize;
         let entries_end = num_restarts
             .checked_mul(4)
@@ -133,7 +133,9 @@ impl Block {
                 Some(p) => r > p,
             };
             if !ok || r >= entries_end {
-                return Err(DecodeError::new(format!("restart point {i} has bad offset {r}")));
+                return Err(DecodeError::new(format!(
+                    "restart point {i} has bad offset {r}"
+                )));
             }
             prev = Some(r);
         }
@@ -271,7 +273,9 @@ impl BlockIter {
             self.start_at_restart(mid)?;
             self.next()?;
             if !self.valid {
-                return Err(DecodeError::new(format!("restart point {mid} holds no entry")));
+                return Err(DecodeError::new(format!(
+                    "restart point {mid} holds no entry"
+                )));
             }
             match self.key.as_slice().cmp(target) {
                 Ordering::Less => lo = mid,
@@ -326,7 +330,10 @@ mod tests {
 
     fn arb_map() -> impl Strategy<Value = BTreeMap<Vec<u8>, Vec<u8>>> {
         // Small alphabet so keys share prefixes.
-        let key = prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(0u8), any::<u8>()], 0..12);
+        let key = prop::collection::vec(
+            prop_oneof![Just(b'a'), Just(b'b'), Just(0u8), any::<u8>()],
+            0..12,
+        );
         prop::collection::btree_map(key, prop::collection::vec(any::<u8>(), 0..20), 0..80)
     }
 

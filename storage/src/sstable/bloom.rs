@@ -112,9 +112,13 @@ impl std::fmt::Debug for BloomFilter {
 impl BloomFilter {
     /// Reloads a filter from the bytes [`BloomBuilder::finish`] produced.
     pub(crate) fn decode(bytes: &[u8]) -> DecodeResult<BloomFilter> {
-        let filter = Bloom::from_slice(bytes).map_err(|e| DecodeError::new(format!("bloom filter: {e}")))?;
+        let filter =
+            Bloom::from_slice(bytes).map_err(|e| DecodeError::new(format!("bloom filter: {e}")))?;
         // `check` computes `hash % bits`: zero bits would divide by zero.
-        #[expect(clippy::len_zero, reason = "Bloom::is_empty means no bit set, not zero bits")]
+        #[expect(
+            clippy::len_zero,
+            reason = "Bloom::is_empty means no bit set, not zero bits"
+        )]
         if filter.len() == 0 {
             return Err(DecodeError::new("bloom filter has no bits"));
         }

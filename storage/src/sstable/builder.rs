@@ -179,8 +179,12 @@ impl SsTableBuilder {
                 "SSTable keys must be strictly increasing".into(),
             ));
         }
-        let Some((timestamp, kind, seq)) = key::parse_key(key).map(|k| (k.timestamp, k.kind, k.seq)) else {
-            return Err(Error::InvalidArgument("not an internal key (see key.rs)".into()));
+        let Some((timestamp, kind, seq)) =
+            key::parse_key(key).map(|k| (k.timestamp, k.kind, k.seq))
+        else {
+            return Err(Error::InvalidArgument(
+                "not an internal key (see key.rs)".into(),
+            ));
         };
         let entry_bytes = BlockBuilder::entry_size_bound(key, value);
         if entry_bytes > MAX_ENTRY_BYTES {

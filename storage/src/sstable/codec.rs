@@ -90,13 +90,16 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(DecodeError::new(format!("varint longer than 10 bytes ({what})")))
+        Err(DecodeError::new(format!(
+            "varint longer than 10 bytes ({what})"
+        )))
     }
 
     /// A varint that must fit a `usize` length or offset.
     pub(crate) fn varint_usize(&mut self, what: &str) -> DecodeResult<usize> {
         let v = self.varint(what)?;
-        usize::try_from(v).map_err(|_| DecodeError::new(format!("{what} {v} does not fit in memory")))
+        usize::try_from(v)
+            .map_err(|_| DecodeError::new(format!("{what} {v} does not fit in memory")))
     }
 
     pub(crate) fn bytes(&mut self, n: usize, what: &str) -> DecodeResult<&'a [u8]> {

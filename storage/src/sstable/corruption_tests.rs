@@ -99,7 +99,11 @@ fn damage_to_each_block_kind_names_that_block() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("8.sst");
     let entries = sample_entries(200);
-    write(&path, &entries, opts(1024, Compression::Lz4, BloomType::Row));
+    write(
+        &path,
+        &entries,
+        opts(1024, Compression::Lz4, BloomType::Row),
+    );
     let good = std::fs::read(&path).unwrap();
     let footer_at = good.len() - FOOTER_LEN;
     let footer = Footer::decode(&good[footer_at..], footer_at as u64).unwrap();
@@ -129,7 +133,9 @@ fn damage_to_each_block_kind_names_that_block() {
             let t = open_uncached(&path).unwrap();
             assert_corruption_at(read_all(&t), &path, h.offset, what);
             let mut it = t.iter(true);
-            let err = it.seek(&t.index()[t.index().len() / 2].last_key).unwrap_err();
+            let err = it
+                .seek(&t.index()[t.index().len() / 2].last_key)
+                .unwrap_err();
             assert!(matches!(err, Error::Corruption { offset, .. } if offset == h.offset));
             assert!(!it.valid());
         } else {

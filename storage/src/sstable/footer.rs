@@ -148,9 +148,15 @@ mod tests {
     #[test]
     fn version_and_bounds_are_checked() {
         let f = Footer {
-            index: BlockHandle { offset: 0, size: 10 },
+            index: BlockHandle {
+                offset: 0,
+                size: 10,
+            },
             bloom: BlockHandle::default(),
-            meta: BlockHandle { offset: 10, size: 10 },
+            meta: BlockHandle {
+                offset: 10,
+                size: 10,
+            },
         };
         assert!(Footer::decode(&f.encode(), 20).is_ok());
         let err = Footer::decode(&f.encode(), 19).unwrap_err();

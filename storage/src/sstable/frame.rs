@@ -84,7 +84,9 @@ pub(crate) fn read_frame(file: &Bytes, handle: BlockHandle, copy_raw: bool) -> D
         TYPE_RAW if copy_raw => Ok(Bytes::copy_from_slice(&payload)),
         TYPE_RAW => Ok(payload),
         TYPE_LZ4 => decompress(&payload).map(Bytes::from),
-        other => Err(DecodeError::new(format!("unknown compression type {other}"))),
+        other => Err(DecodeError::new(format!(
+            "unknown compression type {other}"
+        ))),
     }
 }
 

@@ -93,7 +93,10 @@ mod tests {
                         offset += gap;
                         let handle = BlockHandle { offset, size };
                         offset += size;
-                        IndexEntry { last_key: k, handle }
+                        IndexEntry {
+                            last_key: k,
+                            handle,
+                        }
                     })
                     .collect()
             })

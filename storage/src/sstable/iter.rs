@@ -43,7 +43,10 @@ impl SsTableIter {
 
     /// Turns a block decoding error into a corruption naming the current block.
     fn corrupt(&self, e: DecodeError) -> Error {
-        let offset = self.table.block_handle(self.block_idx).map_or(0, |h| h.offset);
+        let offset = self
+            .table
+            .block_handle(self.block_idx)
+            .map_or(0, |h| h.offset);
         e.at(self.table.path(), offset)
     }
 

@@ -87,7 +87,8 @@ fn compression_from_u8(c: u8) -> Option<Compression> {
 impl SsTableMeta {
     /// Encodes the meta block payload.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(FIXED_LEN + self.first_key.len() + self.last_key.len() + 20);
+        let mut out =
+            Vec::with_capacity(FIXED_LEN + self.first_key.len() + self.last_key.len() + 20);
         for v in [
             self.entry_count,
             self.put_count,
@@ -125,11 +126,13 @@ impl SsTableMeta {
             raw_data_bytes: r.u64_le("raw_data_bytes")?,
             bloom: {
                 let b = r.u8("bloom type")?;
-                bloom_from_u8(b).ok_or_else(|| DecodeError::new(format!("unknown bloom type {b}")))?
+                bloom_from_u8(b)
+                    .ok_or_else(|| DecodeError::new(format!("unknown bloom type {b}")))?
             },
             compression: {
                 let c = r.u8("compression")?;
-                compression_from_u8(c).ok_or_else(|| DecodeError::new(format!("unknown compression {c}")))?
+                compression_from_u8(c)
+                    .ok_or_else(|| DecodeError::new(format!("unknown compression {c}")))?
             },
             first_key: {
                 let n = r.varint_usize("first_key length")?;
@@ -164,7 +167,9 @@ impl SsTableMeta {
         if key::parse_key(&self.first_key).is_none() || key::parse_key(&self.last_key).is_none() {
             return bad("first_key or last_key is not an internal key");
         }
-        if self.first_key > self.last_key || (self.entry_count == 1 && self.first_key != self.last_key) {
+        if self.first_key > self.last_key
+            || (self.entry_count == 1 && self.first_key != self.last_key)
+        {
             return bad("first_key and last_key are out of order");
         }
         Ok(())

@@ -45,6 +45,20 @@ pub struct SsTable {
     index: Vec<IndexEntry>,
     bloom: Option<BloomFilter>,
     meta: SsTableMeta,
+    /// Set when a compaction replaced the file: it is unlinked when the last reader
+    /// drops its handle.
+    obsolete: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for SsTable {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire)
+            && let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %self.path.display(), error = %e, "could not delete a compacted SSTable");
+        }
+    }
 }
 
 impl std::fmt::Debug for SsTable {
@@ -84,7 +98,12 @@ impl SsTable {
         Self::from_bytes(path, data, cache, stats).map(Arc::new)
     }
 
-    fn from_bytes(path: &Path, data: Bytes, cache: Arc<BlockCache>, stats: Arc<Stats>) -> Result<SsTable> {
+    fn from_bytes(
+        path: &Path,
+        data: Bytes,
+        cache: Arc<BlockCache>,
+        stats: Arc<Stats>,
+    ) -> Result<SsTable> {
         let footer_offset = data.len().saturating_sub(FOOTER_LEN);
         let footer_bytes = data.get(footer_offset..).unwrap_or_default();
         let footer = Footer::decode(footer_bytes, footer_offset as u64)
@@ -130,7 +149,14 @@ impl SsTable {
             index,
             bloom,
             meta,
+            obsolete: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Marks the file as replaced (by a compaction): it is deleted from disk once no
+    /// reader holds it any more. The manifest must no longer list it.
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
     }
 
     /// The file's path.
@@ -246,7 +272,9 @@ fn check_index_against_meta(index: &[IndexEntry], meta: &SsTableMeta) -> Result<
         )));
     }
     if index.last().map(|e| e.last_key.as_slice()) != Some(meta.last_key.as_slice()) {
-        return Err(DecodeError::new("index's last key differs from meta's last_key"));
+        return Err(DecodeError::new(
+            "index's last key differs from meta's last_key",
+        ));
     }
     Ok(())
 }

@@ -50,7 +50,11 @@ pub(super) fn sample_entries(rows: u32) -> Entries {
     map.into_iter().collect()
 }
 
-pub(super) fn opts(block_size: usize, compression: Compression, bloom: BloomType) -> SsTableWriteOptions {
+pub(super) fn opts(
+    block_size: usize,
+    compression: Compression,
+    bloom: BloomType,
+) -> SsTableWriteOptions {
     SsTableWriteOptions {
         block_size,
         compression,
@@ -111,7 +115,11 @@ fn round_trip_across_block_sizes_and_compressions() {
     for block_size in [256, 1024, 64 * 1024] {
         for compression in [Compression::None, Compression::Lz4] {
             let (_dir, path) = tmp();
-            let info = write(&path, &entries, opts(block_size, compression, BloomType::Row));
+            let info = write(
+                &path,
+                &entries,
+                opts(block_size, compression, BloomType::Row),
+            );
             let t = open(&path);
             assert_eq!(
                 read_all(&t).unwrap(),
@@ -133,7 +141,10 @@ fn round_trip_across_block_sizes_and_compressions() {
                 .count();
             assert_eq!(m.delete_marker_count, markers as u64);
             assert_eq!(m.put_count + m.delete_marker_count, m.entry_count);
-            assert_eq!((m.min_timestamp, m.max_timestamp), (1000, 1000 + 299 * 10 + 1));
+            assert_eq!(
+                (m.min_timestamp, m.max_timestamp),
+                (1000, 1000 + 299 * 10 + 1)
+            );
             assert_eq!(
                 m.max_seq,
                 entries
@@ -239,9 +250,16 @@ fn one_entry_file() {
     let k = encode_key(b"only", b"q", 5, CellType::Put, 9);
     let entries = vec![(k.clone(), b"v".to_vec())];
     let (_dir, path) = tmp();
-    let info = write(&path, &entries, opts(256, Compression::Lz4, BloomType::RowCol));
+    let info = write(
+        &path,
+        &entries,
+        opts(256, Compression::Lz4, BloomType::RowCol),
+    );
     assert_eq!(
-        (info.meta.first_key.as_slice(), info.meta.last_key.as_slice()),
+        (
+            info.meta.first_key.as_slice(),
+            info.meta.last_key.as_slice()
+        ),
         (&k[..], &k[..])
     );
     let t = open(&path);
@@ -261,7 +279,9 @@ fn one_entry_file() {
 #[test]
 fn bloom_probes_by_type() {
     let entries = sample_entries(400);
-    let absent: Vec<Vec<u8>> = (0..2000).map(|i| format!("absent{i}").into_bytes()).collect();
+    let absent: Vec<Vec<u8>> = (0..2000)
+        .map(|i| format!("absent{i}").into_bytes())
+        .collect();
     for bloom in [BloomType::None, BloomType::Row, BloomType::RowCol] {
         let (_dir, path) = tmp();
         write(&path, &entries, opts(4096, Compression::None, bloom));
@@ -285,7 +305,9 @@ fn bloom_probes_by_type() {
             // Row filter: column probes fall back to the row part.
             BloomType::Row => assert!(rows_hit < 60 && cols_hit < 60, "{rows_hit} {cols_hit}"),
             // Row+column filter cannot answer for a row alone.
-            BloomType::RowCol => assert!(rows_hit == 2000 && cols_hit < 60, "{rows_hit} {cols_hit}"),
+            BloomType::RowCol => {
+                assert!(rows_hit == 2000 && cols_hit < 60, "{rows_hit} {cols_hit}")
+            }
         }
         let s = stats.snapshot();
         if bloom == BloomType::None {
@@ -303,7 +325,11 @@ fn overlaps_rows_uses_the_key_range() {
         .map(|r| (encode_key(r, b"q", 1, CellType::Put, 1), Vec::new()))
         .collect();
     let (_dir, path) = tmp();
-    write(&path, &entries, opts(256, Compression::None, BloomType::None));
+    write(
+        &path,
+        &entries,
+        opts(256, Compression::None, BloomType::None),
+    );
     let t = open(&path);
     let s = key::row_start_key;
     let e = key::row_end_key;
@@ -312,7 +338,10 @@ fn overlaps_rows_uses_the_key_range() {
     assert!(!t.overlaps_rows(&s(b"d\0"), None));
     assert!(!t.overlaps_rows(&s(b"e"), None));
     assert!(t.overlaps_rows(&s(b"a"), Some(&e(b"b"))));
-    assert!(!t.overlaps_rows(&s(b"a"), Some(&s(b"b"))), "end is exclusive");
+    assert!(
+        !t.overlaps_rows(&s(b"a"), Some(&s(b"b"))),
+        "end is exclusive"
+    );
     assert!(
         t.overlaps_rows(&s(b"c"), Some(&s(b"c\0"))),
         "inside the range, between keys"
@@ -361,10 +390,14 @@ fn cache_fill_and_read_counters() {
 fn builder_rejects_misuse() {
     let (dir, path) = tmp();
     let k1 = encode_key(b"a", b"q", 1, CellType::Put, 1);
-    let mut b = SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap();
+    let mut b =
+        SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap();
     let tmp_path = builder::tmp_path_for(&path);
     assert!(tmp_path.exists());
-    assert!(matches!(b.add(b"not a key", b""), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        b.add(b"not a key", b""),
+        Err(Error::InvalidArgument(_))
+    ));
     b.add(&k1, b"v").unwrap();
     assert!(b.estimated_size() > 0);
     drop(b);
@@ -388,7 +421,8 @@ fn builder_rejects_misuse() {
         &vec![(k1, Vec::new())],
         opts(256, Compression::None, BloomType::Row),
     );
-    let err = SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap_err();
+    let err =
+        SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap_err();
     assert!(
         matches!(err, Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists)
     );
@@ -403,8 +437,10 @@ fn builder_rejects_misuse() {
 #[cfg_attr(debug_assertions, should_panic(expected = "strictly increasing"))]
 fn builder_rejects_unordered_keys() {
     let (_dir, path) = tmp();
-    let mut b = SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap();
-    b.add(&encode_key(b"b", b"q", 1, CellType::Put, 1), b"").unwrap();
+    let mut b =
+        SsTableBuilder::create(&path, opts(256, Compression::None, BloomType::Row)).unwrap();
+    b.add(&encode_key(b"b", b"q", 1, CellType::Put, 1), b"")
+        .unwrap();
     // Release builds return an error instead of panicking.
     let err = b
         .add(&encode_key(b"a", b"q", 1, CellType::Put, 1), b"")

@@ -25,8 +25,8 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::record::{
-    BadRecord, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, RECORD_TRAILER_LEN, RecordHeader, decode_header,
-    payload_matches,
+    BadRecord, MAX_PAYLOAD_BYTES, RECORD_HEADER_LEN, RECORD_TRAILER_LEN, RecordHeader,
+    decode_header, payload_matches,
 };
 use super::segment::{SEGMENT_HEADER_LEN, SegmentInfo, check_segment_header, list_segments};
 use crate::error::{Error, IoContext, Result};
@@ -157,7 +157,12 @@ impl SegmentReplay<'_> {
         }
     }
 
-    fn check_header(&self, reader: &mut impl Read, file_len: u64, last_seq: Option<u64>) -> Result<()> {
+    fn check_header(
+        &self,
+        reader: &mut impl Read,
+        file_len: u64,
+        last_seq: Option<u64>,
+    ) -> Result<()> {
         if file_len < SEGMENT_HEADER_LEN as u64 {
             return Err(self.corrupt(0, format!("file of {file_len} bytes has no segment header")));
         }
@@ -276,7 +281,9 @@ fn payload_verifies(file: &File, path: &Path, at: u64, header: RecordHeader) -> 
     let mut rest = vec![0u8; header.payload_len as usize + RECORD_TRAILER_LEN];
     read_at(file, path, at + RECORD_HEADER_LEN as u64, &mut rest)?;
     let (payload, trailer) = rest.split_at(header.payload_len as usize);
-    Ok(trailer.try_into().is_ok_and(|t| payload_matches(payload, t)))
+    Ok(trailer
+        .try_into()
+        .is_ok_and(|t| payload_matches(payload, t)))
 }
 
 fn read_at(mut file: &File, path: &Path, pos: u64, buf: &mut [u8]) -> Result<()> {

@@ -55,7 +55,24 @@ pub(crate) fn encode_header(seq: u64, payload_len: u32) -> [u8; RECORD_HEADER_LE
 
 /// Decodes a header; `None` when its checksum does not match (damaged or not a header).
 pub(crate) fn decode_header(h: &[u8; RECORD_HEADER_LEN]) -> Option<RecordHeader> {
-    let [l0, l1, l2, l3, s0, s1, s2, s3, s4, s5, s6, s7, c0, c1, c2, c3] = *h;
+    let [
+        l0,
+        l1,
+        l2,
+        l3,
+        s0,
+        s1,
+        s2,
+        s3,
+        s4,
+        s5,
+        s6,
+        s7,
+        c0,
+        c1,
+        c2,
+        c3,
+    ] = *h;
     let stored = u32::from_le_bytes([c0, c1, c2, c3]);
     if crc32c::crc32c(&h[0..12]) != stored {
         return None;
@@ -139,7 +156,9 @@ pub(crate) fn decode_record(buf: &[u8]) -> Result<(RecordHeader, &[u8]), BadReco
         return Err(BadRecord::TooLong(header.payload_len));
     }
     let end = RECORD_HEADER_LEN + header.payload_len as usize;
-    let payload = buf.get(RECORD_HEADER_LEN..end).ok_or(BadRecord::ShortRecord)?;
+    let payload = buf
+        .get(RECORD_HEADER_LEN..end)
+        .ok_or(BadRecord::ShortRecord)?;
     let trailer: [u8; RECORD_TRAILER_LEN] = buf
         .get(end..end + RECORD_TRAILER_LEN)
         .and_then(|s| s.try_into().ok())

@@ -72,7 +72,10 @@ pub(crate) fn encode_segment_header(first_seq: u64) -> [u8; SEGMENT_HEADER_LEN] 
 }
 
 /// Checks a segment header against the seq in its file name; the error says what failed.
-pub(crate) fn check_segment_header(h: &[u8; SEGMENT_HEADER_LEN], name_seq: u64) -> Result<(), String> {
+pub(crate) fn check_segment_header(
+    h: &[u8; SEGMENT_HEADER_LEN],
+    name_seq: u64,
+) -> Result<(), String> {
     let [m @ .., c0, c1, c2, c3] = *h;
     if m[0..8] != SEGMENT_MAGIC {
         return Err("not a WAL segment (bad magic)".into());
@@ -157,7 +160,10 @@ pub(crate) fn sync_dir(dir: &Path, stats: &Stats) -> Result<()> {
 }
 
 /// Runs one fsync-like call and counts it in `wal_syncs` / `wal_sync_micros`.
-pub(crate) fn timed_sync(stats: &Stats, f: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+pub(crate) fn timed_sync(
+    stats: &Stats,
+    f: impl FnOnce() -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let start = Instant::now();
     let res = f();
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -247,7 +253,10 @@ mod tests {
     fn names_round_trip_and_sort_numerically() {
         assert_eq!(segment_file_name(42), "00000000000000000042.log");
         assert_eq!(segment_file_name(u64::MAX), "18446744073709551615.log");
-        assert_eq!(parse_segment_name(&segment_file_name(u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            parse_segment_name(&segment_file_name(u64::MAX)),
+            Some(u64::MAX)
+        );
         assert_eq!(parse_segment_name("42.log"), None);
         assert_eq!(parse_segment_name("0000000000000000004x.log"), None);
         assert_eq!(parse_segment_name("00000000000000000042.log.tmp"), None);
@@ -268,7 +277,11 @@ mod tests {
     fn header_checks() {
         let h = encode_segment_header(7);
         assert_eq!(check_segment_header(&h, 7), Ok(()));
-        assert!(check_segment_header(&h, 8).unwrap_err().contains("first_seq"));
+        assert!(
+            check_segment_header(&h, 8)
+                .unwrap_err()
+                .contains("first_seq")
+        );
         for i in 0..SEGMENT_HEADER_LEN {
             let mut bad = h;
             bad[i] ^= 0x10;
@@ -280,7 +293,11 @@ mod tests {
     fn create_then_list() {
         let dir = crate::wal::test_dir();
         let stats = Stats::default();
-        assert!(list_segments(&dir.path().join("missing")).unwrap().is_empty());
+        assert!(
+            list_segments(&dir.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
         let (_f, p) = create_segment(dir.path(), 10, &stats).unwrap();
         create_segment(dir.path(), 9, &stats).unwrap();
         fs::write(dir.path().join("README"), b"x").unwrap();

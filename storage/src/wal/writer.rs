@@ -18,8 +18,8 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::record::{MAX_PAYLOAD_BYTES, RECORD_OVERHEAD, checked_len, encode_header};
 use super::segment::{
-    ActiveSegment, SegmentInfo, check_existing_segments, create_segment, remove_temp_files, sync_dir,
-    timed_sync,
+    ActiveSegment, SegmentInfo, check_existing_segments, create_segment, remove_temp_files,
+    sync_dir, timed_sync,
 };
 use crate::error::{Error, IoContext, Result};
 use crate::options::{Durability, EngineOptions};
@@ -57,14 +57,17 @@ impl WalOptions {
     /// The WAL options of an engine configuration.
     pub fn from_engine(opts: &EngineOptions) -> Self {
         WalOptions {
-            segment_size_bytes: opts.wal_segment_size_bytes,
-            async_sync_interval: Duration::from_millis(opts.wal_async_sync_interval_ms),
+            segment_size_bytes: opts.wal.segment_size.0,
+            async_sync_interval: opts.wal.async_sync_interval,
             ..WalOptions::default()
         }
     }
 
     fn validate(&self) -> Result<()> {
-        if self.segment_size_bytes == 0 || self.max_pending_bytes == 0 || self.async_sync_interval.is_zero() {
+        if self.segment_size_bytes == 0
+            || self.max_pending_bytes == 0
+            || self.async_sync_interval.is_zero()
+        {
             return Err(Error::InvalidArgument(format!(
                 "WAL options must all be > 0: {self:?}"
             )));

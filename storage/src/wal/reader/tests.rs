@@ -14,7 +14,9 @@ type Records = Vec<(u64, Vec<u8>)>;
 /// Deterministic payload of varying length (0..=40 bytes) for `seq`.
 fn payload(seq: u64) -> Vec<u8> {
     let len = (seq * 7 % 41) as usize;
-    (0..len).map(|i| (seq as u8).wrapping_mul(31) ^ i as u8).collect()
+    (0..len)
+        .map(|i| (seq as u8).wrapping_mul(31) ^ i as u8)
+        .collect()
 }
 
 fn records(seqs: impl IntoIterator<Item = u64>) -> Records {
@@ -57,7 +59,9 @@ fn copy_log(src: &Path) -> tempfile::TempDir {
 
 fn expect_corruption(res: Result<(Records, ReplayOutcome)>, file: &Path) -> u64 {
     match res {
-        Err(Error::Corruption { file: f, offset, .. }) => {
+        Err(Error::Corruption {
+            file: f, offset, ..
+        }) => {
             assert_eq!(f, file);
             offset
         }
@@ -130,7 +134,11 @@ fn torn_tail_at_every_offset_is_a_clean_prefix() {
     let file_len = fs::metadata(&last).unwrap().len();
     let ends: Vec<u64> = offsets.iter().skip(1).copied().chain([file_len]).collect();
     let first_cut = offsets[offsets.len() - 3];
-    let tails: [&[u8]; 3] = [&[], &[0u8; 5000], &[0x5A, 0xC3, 0x01, 0x99, 0x00, 0x7F, 0xE0]];
+    let tails: [&[u8]; 3] = [
+        &[],
+        &[0u8; 5000],
+        &[0x5A, 0xC3, 0x01, 0x99, 0x00, 0x7F, 0xE0],
+    ];
     for cut in first_cut..=file_len {
         for tail in tails {
             let dir = copy_log(src.path());
@@ -141,11 +149,18 @@ fn torn_tail_at_every_offset_is_a_clean_prefix() {
             fs::write(&seg, &bytes).unwrap();
 
             let complete = ends.iter().filter(|&&e| e <= cut).count();
-            let good_end = ends.get(complete.wrapping_sub(1)).copied().unwrap_or(first_cut);
+            let good_end = ends
+                .get(complete.wrapping_sub(1))
+                .copied()
+                .unwrap_or(first_cut);
             let ctx = format!("cut at {cut} with a {}-byte tail", tail.len());
             let (got, out) = collect(dir.path(), 0).unwrap_or_else(|e| panic!("{ctx}: {e}"));
             assert_eq!(got, all[..10 + complete].to_vec(), "{ctx}");
-            assert_eq!(out.torn_tail_dropped, bytes.len() as u64 > good_end, "{ctx}");
+            assert_eq!(
+                out.torn_tail_dropped,
+                bytes.len() as u64 > good_end,
+                "{ctx}"
+            );
             assert_eq!(fs::metadata(&seg).unwrap().len(), good_end, "{ctx}");
 
             let (again, out) = collect(dir.path(), 0).unwrap();
@@ -181,7 +196,11 @@ fn damaged_middle_record_is_corruption_at_its_offset() {
             fs::write(&seg, &bytes).unwrap();
             let mut got = Vec::new();
             let res = replay(dir.path(), 0, |seq, p| {
-                assert_eq!(p, payload(seq), "wrong payload for seq {seq} (flip at {pos})");
+                assert_eq!(
+                    p,
+                    payload(seq),
+                    "wrong payload for seq {seq} (flip at {pos})"
+                );
                 got.push(seq);
                 Ok(())
             });
@@ -208,7 +227,11 @@ fn damaged_or_foreign_segment_header_is_corruption() {
         fs::write(&seg, &bytes).unwrap();
         assert_eq!(expect_corruption(collect(dir.path(), 0), &seg), 0);
     }
-    for content in [&b""[..], b"STRATAWL", b"hello, this is not a WAL segment file!!"] {
+    for content in [
+        &b""[..],
+        b"STRATAWL",
+        b"hello, this is not a WAL segment file!!",
+    ] {
         let dir = test_dir();
         let seg = dir.path().join(segment_file_name(1));
         fs::write(&seg, content).unwrap();
@@ -229,7 +252,10 @@ fn truncated_sealed_segment_is_corruption() {
         .unwrap()
         .set_len(len - 3)
         .unwrap();
-    assert_eq!(expect_corruption(collect(dir.path(), 0), &first), offsets[2]);
+    assert_eq!(
+        expect_corruption(collect(dir.path(), 0), &first),
+        offsets[2]
+    );
 }
 
 #[test]

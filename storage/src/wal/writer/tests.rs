@@ -89,7 +89,11 @@ fn random_records_round_trip_through_rolled_segments() {
         wal.sync(seq, durability).unwrap();
     }
     wal.close().unwrap();
-    assert!(wal.segment_count() > 5, "only {} segments", wal.segment_count());
+    assert!(
+        wal.segment_count() > 5,
+        "only {} segments",
+        wal.segment_count()
+    );
     assert_eq!(stats.snapshot().wal_records, 300);
     assert_eq!(read_all(&wal_dir, 0), written);
     let cut = written[150].0;
@@ -194,7 +198,10 @@ fn flush_writes_without_fsync() {
     wal.sync(1, Durability::Skip).unwrap();
     let after = stats.snapshot();
     assert_eq!(after.wal_syncs, before.wal_syncs);
-    assert_eq!(after.wal_bytes - before.wal_bytes, (RECORD_OVERHEAD + 7) as u64);
+    assert_eq!(
+        after.wal_bytes - before.wal_bytes,
+        (RECORD_OVERHEAD + 7) as u64
+    );
     assert_eq!(wal.durable_seq(), 0);
     wal.sync(1, Durability::Fsync).unwrap();
     assert_eq!(wal.durable_seq(), 1);
@@ -214,7 +221,11 @@ fn backpressure_bounds_the_buffer() {
     let syncs = stats.snapshot().wal_syncs;
     for seq in 1..=200 {
         wal.append(seq, &[seq as u8; 100]).unwrap();
-        assert!(wal.pending_bytes() <= 1000, "{} pending", wal.pending_bytes());
+        assert!(
+            wal.pending_bytes() <= 1000,
+            "{} pending",
+            wal.pending_bytes()
+        );
     }
     assert!(stats.snapshot().wal_bytes > 0, "backpressure never wrote");
     assert_eq!(
@@ -271,7 +282,11 @@ fn roll_starts_a_new_segment_only_when_needed() {
     let dir = test_dir();
     let (wal, _) = open(dir.path(), 1, opts());
     wal.roll().unwrap();
-    assert_eq!(wal.segment_count(), 1, "rolling an empty segment is a no-op");
+    assert_eq!(
+        wal.segment_count(),
+        1,
+        "rolling an empty segment is a no-op"
+    );
     for seq in 1..=3 {
         wal.append(seq, b"r").unwrap();
     }
@@ -329,10 +344,19 @@ fn bad_arguments_are_rejected() {
     ));
     let (wal, _) = open(dir.path(), 5, opts());
     let huge = vec![0u8; MAX_PAYLOAD_BYTES + 1];
-    assert!(matches!(wal.append(5, &huge), Err(Error::LimitExceeded { .. })));
-    assert!(matches!(wal.append(4, b"old"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        wal.append(5, &huge),
+        Err(Error::LimitExceeded { .. })
+    ));
+    assert!(matches!(
+        wal.append(4, b"old"),
+        Err(Error::InvalidArgument(_))
+    ));
     wal.append(5, b"ok").unwrap();
-    assert!(matches!(wal.append(5, b"again"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        wal.append(5, b"again"),
+        Err(Error::InvalidArgument(_))
+    ));
     assert!(matches!(
         wal.sync(6, Durability::Fsync),
         Err(Error::InvalidArgument(_))
