@@ -1,0 +1,7 @@
+//! Strata's server: the region server (`RegionService` over gRPC), the master
+//! (`MasterService`: schemas, region list, locations) and `strata-server standalone`,
+//! which runs both in one process on a local `root_dir`.
+//!
+//! This crate depends on `strata-storage` and `strata-proto` only, never on the client.
+
+pub mod config;
