@@ -5,3 +5,6 @@
 //! This crate depends on `strata-storage` and `strata-proto` only, never on the client.
 
 pub mod config;
+pub mod convert;
+pub mod error;
+pub mod filter;
