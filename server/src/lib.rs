@@ -4,7 +4,9 @@
 //!
 //! This crate depends on `strata-storage` and `strata-proto` only, never on the client.
 
+pub mod admission;
 pub mod config;
 pub mod convert;
 pub mod error;
 pub mod filter;
+pub mod region_server;

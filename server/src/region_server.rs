@@ -1,0 +1,289 @@
+//! The region server: hosts open regions of many tables and serves `RegionService`.
+//!
+//! Every request names its region (`RegionRef`). A region not open here answers
+//! FAILED_PRECONDITION with `NotServingRegion` details (the client re-locates), unless
+//! the table does not exist at all (NOT_FOUND), which the server learns from a
+//! [`TableDirectory`] (in standalone mode, the master's catalog).
+//!
+//! Engine calls are synchronous and may wait on disk or fsync: they run on tokio's
+//! blocking pool ([`RegionServer::run`]), never on the async workers, each holding an
+//! admission slot ([`crate::admission`]).
+//!
+//! Thread safety: the map of online regions is behind a `RwLock` read on every request
+//! and written only when regions open or close.
+
+mod scan;
+mod service;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use strata_proto::v1::RegionRef;
+use strata_storage::{Engine, Region, RegionDescriptor};
+use tonic::Status;
+
+use crate::admission::{Admission, Permit};
+use crate::config::ServerSection;
+use crate::error::{internal, invalid, not_serving, shutting_down, storage_status, unknown_table};
+
+pub use service::RegionGrpc;
+
+/// What the region server knows about a table it may not host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableState {
+    /// No such table.
+    Unknown,
+    /// The table exists and is disabled: its regions are closed.
+    Disabled,
+    /// The table exists and is enabled.
+    Enabled,
+}
+
+/// Answers whether a table exists (the master's catalog, or a cached view of it).
+pub trait TableDirectory: Send + Sync {
+    /// The table's state.
+    fn table_state(&self, table: &str) -> TableState;
+}
+
+/// Test hooks (not for production use).
+#[doc(hidden)]
+#[derive(Clone, Debug, Default)]
+pub struct TestHooks {
+    /// Every Get sleeps this long while holding its admission slot.
+    pub get_delay: Duration,
+}
+
+/// A region open on this server, with the assignment epoch it was opened under.
+#[derive(Debug)]
+pub struct OnlineRegion {
+    /// The open region.
+    pub region: Arc<Region>,
+    /// Assignment epoch: requests naming another (non-zero) epoch are refused.
+    pub epoch: u64,
+}
+
+/// The region server's state, shared by its gRPC service and the master.
+pub struct RegionServer {
+    engine: Arc<Engine>,
+    online: RwLock<HashMap<String, HashMap<String, Arc<OnlineRegion>>>>,
+    admission: Admission,
+    tables: Arc<dyn TableDirectory>,
+    shutting_down: AtomicBool,
+    max_message_size: usize,
+    hooks: TestHooks,
+}
+
+impl std::fmt::Debug for RegionServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionServer")
+            .field("regions", &self.online_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegionServer {
+    /// A region server with no region open yet.
+    pub fn new(
+        engine: Arc<Engine>,
+        cfg: &ServerSection,
+        tables: Arc<dyn TableDirectory>,
+        hooks: TestHooks,
+    ) -> RegionServer {
+        RegionServer {
+            engine,
+            online: RwLock::new(HashMap::new()),
+            admission: Admission::new(cfg.max_inflight, cfg.max_queue, cfg.queue_timeout),
+            tables,
+            shutting_down: AtomicBool::new(false),
+            max_message_size: usize::try_from(cfg.max_message_size.0).unwrap_or(usize::MAX),
+            hooks,
+        }
+    }
+
+    /// The engine the regions live in.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Admission figures (in flight, queued, rejected).
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Opens (or, with `create`, creates) the region in `dir` and serves it under
+    /// `epoch`. Blocking: call from a blocking context.
+    pub fn open_region(
+        &self,
+        dir: &Path,
+        create: Option<RegionDescriptor>,
+        epoch: u64,
+    ) -> strata_storage::Result<()> {
+        let region = match create {
+            Some(desc) => self.engine.create_region(dir, desc)?,
+            None => self.engine.open_region(dir)?,
+        };
+        let d = region.descriptor();
+        let (table, id) = (d.table.clone(), d.region_id.clone());
+        let old = self
+            .online
+            .write()
+            .entry(table)
+            .or_default()
+            .insert(id, Arc::new(OnlineRegion { region, epoch }));
+        if let Some(old) = old {
+            // Never two live copies of one region: close the replaced one.
+            old.region.close(false)?;
+        }
+        Ok(())
+    }
+
+    /// Stops serving a region, flushes and closes it. Blocking.
+    pub fn close_region(&self, table: &str, region_id: &str) -> strata_storage::Result<()> {
+        let removed = {
+            let mut online = self.online.write();
+            let r = online.get_mut(table).and_then(|t| t.remove(region_id));
+            if online.get(table).is_some_and(HashMap::is_empty) {
+                online.remove(table);
+            }
+            r
+        };
+        match removed {
+            Some(r) => r.region.close(true),
+            None => Ok(()),
+        }
+    }
+
+    /// Every online region.
+    pub fn online_regions(&self) -> Vec<Arc<OnlineRegion>> {
+        let online = self.online.read();
+        online.values().flat_map(|t| t.values().cloned()).collect()
+    }
+
+    /// Number of online regions.
+    pub fn online_count(&self) -> usize {
+        self.online.read().values().map(HashMap::len).sum()
+    }
+
+    /// Refuses new requests (UNAVAILABLE); requests already executing finish.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.admission.close();
+    }
+
+    /// Flushes and closes every region (after [`begin_shutdown`](Self::begin_shutdown)).
+    /// Blocking. Returns the first error after trying every region.
+    pub fn close_all(&self) -> strata_storage::Result<()> {
+        let all: Vec<_> = self.online.write().drain().collect();
+        let mut first_err = None;
+        for (_, regions) in all {
+            for (_, r) in regions {
+                if let Err(e) = r.region.close(true) {
+                    tracing::error!(region = %r.region.name(), error = %e, "close failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    async fn admit(&self) -> Result<Permit, Status> {
+        if self.is_shutting_down() {
+            return Err(shutting_down());
+        }
+        self.admission.admit().await
+    }
+
+    /// The online region a request names, or the status telling the client why not.
+    fn locate(&self, r: Option<&RegionRef>) -> Result<Arc<OnlineRegion>, Status> {
+        let r = r.ok_or_else(|| invalid("request has no region (RegionRef)"))?;
+        let found = self
+            .online
+            .read()
+            .get(&r.table)
+            .and_then(|t| t.get(&r.region_id))
+            .cloned();
+        match found {
+            Some(o) if r.epoch != 0 && r.epoch != o.epoch => Err(not_serving(
+                &r.table,
+                &r.region_id,
+                &format!(
+                    "located at epoch {}, now open at epoch {}; re-locate",
+                    r.epoch, o.epoch
+                ),
+            )),
+            Some(o) => Ok(o),
+            None => Err(self.not_here(&r.table, &r.region_id)),
+        }
+    }
+
+    fn not_here(&self, table: &str, region_id: &str) -> Status {
+        match self.tables.table_state(table) {
+            TableState::Unknown => unknown_table(table),
+            TableState::Disabled => not_serving(
+                table,
+                region_id,
+                &format!("table {table:?} is disabled; enable it first"),
+            ),
+            TableState::Enabled => not_serving(
+                table,
+                region_id,
+                "region is not open on this server; re-locate",
+            ),
+        }
+    }
+
+    /// Runs `f` on the blocking pool holding `permit`; storage errors become statuses
+    /// (a region closed because it moved or its table was disabled becomes
+    /// FAILED_PRECONDITION, so the client re-locates).
+    async fn run<T, F>(
+        self: &Arc<Self>,
+        permit: Permit,
+        online: Arc<OnlineRegion>,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
+    {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&online.region).map_err(|s| me.refine(&online, s))
+        })
+        .await
+        .map_err(|e| internal(format!("request task failed: {e}")))?
+    }
+
+    /// A request on `online` failed with `status`: if the region closed because it left
+    /// this server, say so.
+    fn refine(&self, online: &OnlineRegion, status: Status) -> Status {
+        if status.code() != tonic::Code::Unavailable || self.is_shutting_down() {
+            return status;
+        }
+        let d = online.region.descriptor();
+        let still_here = self
+            .online
+            .read()
+            .get(&d.table)
+            .and_then(|t| t.get(&d.region_id))
+            .is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), online));
+        if still_here {
+            status
+        } else {
+            self.not_here(&d.table, &d.region_id)
+        }
+    }
+}
+
+/// Maps a storage result for use inside [`RegionServer::run`].
+pub(crate) fn storage<T>(r: strata_storage::Result<T>) -> Result<T, Status> {
+    r.map_err(|e| storage_status(&e))
+}

@@ -1,0 +1,218 @@
+//! Streaming scans of one region. The scanner runs on the blocking pool one batch at a
+//! time, each batch holding an admission slot; batches go to the client through a
+//! bounded channel of [`SCAN_CHANNEL_BATCHES`], so a slow reader pauses the scan instead
+//! of buffering the region in memory. Between batches no slot is held.
+//!
+//! Range rules: `start_row`, when set, must fall inside the region (else
+//! FAILED_PRECONDITION: the client's location is stale); `stop_row` is clipped to the
+//! region; `start_after` starts strictly after `start_row`; a row prefix filter narrows
+//! the range. Filters and `limit` apply after the engine's visibility rules; an empty
+//! filtered batch is not sent.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use strata_proto::v1 as pb;
+use strata_storage::region::Scanner;
+use strata_storage::{Region, Scan};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::{OnlineRegion, RegionServer, storage};
+use crate::convert::{columns, max_versions, prefix_end, row_after, row_to_proto, time_range};
+use crate::error::{internal, not_serving, shutting_down};
+use crate::filter::{FilterPlan, RowFilter};
+
+/// Batches buffered between the scanner and the client.
+pub const SCAN_CHANNEL_BATCHES: usize = 2;
+/// Rows per streamed message when the request says 0.
+pub const DEFAULT_SCAN_BATCH_ROWS: usize = 100;
+/// Most rows per streamed message.
+pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
+/// Most bytes per streamed message (a single larger row is still sent whole, up to
+/// `server.max_message_size`).
+pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Longest one blocking step of a filtered scan runs before yielding its slot.
+const STEP_TIME_BUDGET: Duration = Duration::from_millis(50);
+
+/// The response stream of a scan.
+pub type ScanStream = ReceiverStream<Result<pb::ScanResponse, Status>>;
+
+/// A scan between batches: the engine scanner plus what the server applies on top.
+struct ScanState {
+    scanner: Scanner,
+    filter: Option<FilterPlan>,
+    remaining: Option<u64>,
+    batch_rows: usize,
+    batch_bytes: usize,
+    done: bool,
+}
+
+impl ScanState {
+    /// The next non-empty batch of rows for the client, or an empty one when done or
+    /// when the time budget ran out first.
+    fn step(&mut self) -> Result<Vec<pb::Row>, Status> {
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        while !self.done && out.len() < self.batch_rows && bytes < self.batch_bytes {
+            let want = self.batch_rows - out.len();
+            let rows = storage(self.scanner.next_batch(want, self.batch_bytes - bytes))?;
+            if rows.is_empty() && self.scanner.is_done() {
+                self.done = true;
+            }
+            for row in rows {
+                if self.done {
+                    break;
+                }
+                let row = match self.filter.as_mut() {
+                    Some(f) => match f.apply(row) {
+                        Some(r) => r,
+                        None => {
+                            self.done = f.exhausted();
+                            continue;
+                        }
+                    },
+                    None => row,
+                };
+                bytes += row.size_bytes();
+                out.push(row_to_proto(row));
+                if let Some(n) = self.remaining.as_mut() {
+                    *n -= 1;
+                    self.done = *n == 0;
+                }
+                if self.filter.as_ref().is_some_and(FilterPlan::exhausted) {
+                    self.done = true;
+                }
+            }
+            if self.scanner.is_done() {
+                self.done = true;
+            }
+            if started.elapsed() > STEP_TIME_BUDGET {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Validates the request against the region and opens the scanner.
+fn open(region: &Region, req: pb::ScanRequest, max_message: usize) -> Result<ScanState, Status> {
+    let d = region.descriptor();
+    if !req.start_row.is_empty() && !d.contains_row(&req.start_row) {
+        return Err(not_serving(
+            &d.table,
+            &d.region_id,
+            "scan start_row is outside the region; re-locate",
+        ));
+    }
+    let mut scan = Scan::new();
+    scan.columns = columns(req.columns);
+    scan.time_range = time_range(req.time_range)?;
+    scan.max_versions = max_versions(req.max_versions);
+    scan.fill_cache = !req.no_cache;
+    scan.start_row = if req.start_after {
+        row_after(&req.start_row)
+    } else {
+        req.start_row
+    };
+    scan.stop_row = req.stop_row;
+    let filter = match req.filter {
+        Some(f) => Some(FilterPlan::new(
+            RowFilter::from_proto(f)?,
+            &mut scan.columns,
+        )),
+        None => None,
+    };
+    if let Some(prefix) = filter.as_ref().and_then(FilterPlan::required_prefix) {
+        narrow(&mut scan, prefix);
+    }
+    let remaining = (req.limit > 0).then_some(req.limit);
+    if filter.is_none() {
+        scan.limit = remaining;
+    }
+    let batch_rows = match req.batch_rows {
+        0 => DEFAULT_SCAN_BATCH_ROWS,
+        n => (n as usize).min(MAX_SCAN_BATCH_ROWS),
+    };
+    Ok(ScanState {
+        scanner: storage(region.scan(&scan))?,
+        filter,
+        remaining,
+        batch_rows,
+        batch_bytes: MAX_SCAN_BATCH_BYTES.min(max_message / 2),
+        done: false,
+    })
+}
+
+/// Keeps the scan inside `[prefix, prefix_end(prefix))`.
+fn narrow(scan: &mut Scan, prefix: &Bytes) {
+    if scan.start_row < *prefix {
+        scan.start_row = prefix.clone();
+    }
+    let end = prefix_end(prefix);
+    if !end.is_empty() && (scan.stop_row.is_empty() || end < scan.stop_row) {
+        scan.stop_row = end;
+    }
+}
+
+/// Admits the scan, opens it, and streams its batches from a background task.
+pub(super) async fn start(
+    rs: Arc<RegionServer>,
+    req: pb::ScanRequest,
+) -> Result<ScanStream, Status> {
+    let permit = rs.admit().await?;
+    let online = rs.locate(req.region.as_ref())?;
+    let max_message = rs.max_message_size;
+    let state = rs
+        .run(permit, online.clone(), move |r| open(r, req, max_message))
+        .await?;
+    let (tx, rx) = mpsc::channel(SCAN_CHANNEL_BATCHES);
+    tokio::spawn(pump(rs, online, state, tx));
+    Ok(ReceiverStream::new(rx))
+}
+
+type Sender = mpsc::Sender<Result<pb::ScanResponse, Status>>;
+
+async fn pump(rs: Arc<RegionServer>, online: Arc<OnlineRegion>, mut state: ScanState, tx: Sender) {
+    while !state.done {
+        if rs.is_shutting_down() {
+            let _ = tx.send(Err(shutting_down())).await;
+            return;
+        }
+        let permit = match rs.admission.continue_with().await {
+            Ok(p) => p,
+            Err(s) => {
+                let _ = tx.send(Err(s)).await;
+                return;
+            }
+        };
+        let step = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let r = state.step();
+            (state, r)
+        })
+        .await;
+        let rows = match step {
+            Ok((s, Ok(rows))) => {
+                state = s;
+                rows
+            }
+            Ok((_, Err(status))) => {
+                let _ = tx.send(Err(rs.refine(&online, status))).await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx
+                    .send(Err(internal(format!("scan task failed: {e}"))))
+                    .await;
+                return;
+            }
+        };
+        if !rows.is_empty() && tx.send(Ok(pb::ScanResponse { rows })).await.is_err() {
+            return; // the client went away: drop the scanner
+        }
+    }
+}
