@@ -9,4 +9,6 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod filter;
+pub mod master;
 pub mod region_server;
+pub mod standalone;

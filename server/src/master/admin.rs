@@ -1,0 +1,238 @@
+//! Table administration: create, delete, enable, disable, describe. Each operation
+//! holds the master's operation lock and does its disk work on the blocking pool, in
+//! the order that lets recovery roll it forward (see the module docs of `master`).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use strata_proto::v1 as pb;
+use strata_storage::{Error, Result};
+use tonic::Status;
+
+use super::Master;
+use super::catalog::{RegionEntry, TableEntry};
+use super::schema::{family_schema, region_ranges, validate_schema, validate_table_name};
+use crate::error::{internal, storage_status, unknown_table};
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs blocking master work, mapping engine errors to statuses.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| internal(format!("master task failed: {e}")))?
+        .map_err(|e| storage_status(&e))
+}
+
+impl Master {
+    /// Creates a table with one region per split-key interval and opens them.
+    pub async fn create_table(
+        self: &Arc<Self>,
+        schema: pb::TableSchema,
+        split_keys: Vec<Bytes>,
+    ) -> Result<Vec<pb::RegionLocation>, Status> {
+        let families = validate_schema(&schema)?;
+        let ranges = region_ranges(&split_keys)?;
+        let name = schema.name;
+        let _op = self.ops.lock().await;
+        if self.catalog.table(&name).is_some() {
+            return Err(Status::already_exists(format!(
+                "table {name:?} already exists"
+            )));
+        }
+        if self.catalog.read(|c| c.pending_deletes.contains(&name)) {
+            return Err(Status::failed_precondition(format!(
+                "table {name:?} is still being deleted; retry later"
+            )));
+        }
+        let created_ms = now_ms();
+        let entry = TableEntry {
+            families,
+            enabled: true,
+            regions: ranges
+                .into_iter()
+                .enumerate()
+                .map(|(i, (start_row, end_row))| RegionEntry {
+                    region_id: format!("{created_ms:013}-{i:05}"),
+                    start_row,
+                    end_row,
+                    epoch: 1,
+                })
+                .collect(),
+            created_ms,
+        };
+        let me = self.clone();
+        let (n, e) = (name.clone(), entry.clone());
+        blocking(move || me.create_blocking(&n, e)).await?;
+        tracing::info!(table = %name, regions = entry.regions.len(), "table created");
+        Ok(entry
+            .regions
+            .iter()
+            .map(|r| self.location(&name, &entry, r))
+            .collect())
+    }
+
+    fn create_blocking(&self, name: &str, entry: TableEntry) -> Result<()> {
+        self.catalog.update(|c| {
+            c.tables.insert(name.to_string(), entry.clone());
+            Ok(())
+        })?;
+        for (i, r) in entry.regions.iter().enumerate() {
+            if let Err(e) = self.open_region(name, &entry, r) {
+                // Undo: close what opened, forget the table, remove its directory.
+                for done in &entry.regions[..i] {
+                    let _ = self.host.close_region(name, &done.region_id);
+                }
+                let undo = self.catalog.update(|c| {
+                    c.tables.remove(name);
+                    c.pending_deletes.push(name.to_string());
+                    Ok(())
+                });
+                if undo.is_ok() {
+                    let _ = self.finish_delete(name);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a disabled table and its files.
+    pub async fn delete_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
+        let _op = self.ops.lock().await;
+        let t = self
+            .catalog
+            .table(&name)
+            .ok_or_else(|| unknown_table(&name))?;
+        if t.enabled {
+            return Err(Status::failed_precondition(format!(
+                "table {name:?} is enabled: disable it before deleting it"
+            )));
+        }
+        let me = self.clone();
+        let n = name.clone();
+        blocking(move || {
+            me.catalog.update(|c| {
+                c.tables.remove(&n);
+                c.pending_deletes.push(n.clone());
+                Ok(())
+            })?;
+            me.finish_delete(&n)
+        })
+        .await?;
+        tracing::info!(table = %name, "table deleted");
+        Ok(())
+    }
+
+    /// Closes (flushing) every region of the table; data calls then fail with
+    /// FAILED_PRECONDITION saying the table is disabled. Disabling a disabled table
+    /// does nothing.
+    pub async fn disable_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
+        let _op = self.ops.lock().await;
+        let t = self
+            .catalog
+            .table(&name)
+            .ok_or_else(|| unknown_table(&name))?;
+        if !t.enabled {
+            return Ok(());
+        }
+        let me = self.clone();
+        let n = name.clone();
+        blocking(move || {
+            me.catalog.update(|c| {
+                if let Some(t) = c.tables.get_mut(&n) {
+                    t.enabled = false;
+                }
+                Ok(())
+            })?;
+            let mut first_err = None;
+            for r in &t.regions {
+                if let Err(e) = me.host.close_region(&n, &r.region_id) {
+                    tracing::error!(table = %n, region = %r.region_id, error = %e, "close failed");
+                    first_err.get_or_insert(e);
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        })
+        .await?;
+        tracing::info!(table = %name, "table disabled");
+        Ok(())
+    }
+
+    /// Opens every region of the table under a new epoch. Enabling an enabled table
+    /// does nothing.
+    pub async fn enable_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
+        let _op = self.ops.lock().await;
+        let t = self
+            .catalog
+            .table(&name)
+            .ok_or_else(|| unknown_table(&name))?;
+        if t.enabled {
+            return Ok(());
+        }
+        let me = self.clone();
+        let n = name.clone();
+        blocking(move || me.enable_blocking(&n)).await?;
+        tracing::info!(table = %name, "table enabled");
+        Ok(())
+    }
+
+    fn enable_blocking(&self, name: &str) -> Result<()> {
+        let t = self.catalog.update(|c| {
+            let t = c
+                .tables
+                .get_mut(name)
+                .ok_or_else(|| Error::InvalidArgument(format!("table {name:?} vanished")))?;
+            t.regions.iter_mut().for_each(|r| r.epoch += 1);
+            Ok(t.clone())
+        })?;
+        for (i, r) in t.regions.iter().enumerate() {
+            if let Err(e) = self.open_region(name, &t, r) {
+                for done in &t.regions[..i] {
+                    let _ = self.host.close_region(name, &done.region_id);
+                }
+                return Err(e);
+            }
+        }
+        self.catalog.update(|c| {
+            if let Some(t) = c.tables.get_mut(name) {
+                t.enabled = true;
+            }
+            Ok(())
+        })
+    }
+
+    /// Table names, sorted.
+    pub fn list_tables(&self) -> Vec<String> {
+        self.catalog.read(|c| c.tables.keys().cloned().collect())
+    }
+
+    /// Schema, regions and enabled flag of a table.
+    pub fn describe_table(&self, name: &str) -> Result<pb::DescribeTableResponse, Status> {
+        validate_table_name(name)?;
+        let t = self
+            .catalog
+            .table(name)
+            .ok_or_else(|| unknown_table(name))?;
+        Ok(pb::DescribeTableResponse {
+            schema: Some(pb::TableSchema {
+                name: name.to_string(),
+                families: t.families.iter().map(family_schema).collect(),
+            }),
+            regions: t
+                .regions
+                .iter()
+                .map(|r| self.location(name, &t, r))
+                .collect(),
+            enabled: t.enabled,
+        })
+    }
+}

@@ -1,0 +1,82 @@
+//! `MasterService` over gRPC: a thin layer over [`Master`]'s operations.
+
+use std::sync::Arc;
+
+use strata_proto::v1 as pb;
+use strata_proto::v1::master_service_server::MasterService;
+use tonic::{Request, Response, Status};
+
+use super::Master;
+use crate::error::invalid;
+
+/// The gRPC face of a [`Master`].
+#[derive(Clone, Debug)]
+pub struct MasterGrpc(pub Arc<Master>);
+
+#[tonic::async_trait]
+impl MasterService for MasterGrpc {
+    async fn create_table(
+        &self,
+        req: Request<pb::CreateTableRequest>,
+    ) -> Result<Response<pb::CreateTableResponse>, Status> {
+        let req = req.into_inner();
+        let schema = req
+            .schema
+            .ok_or_else(|| invalid("CreateTable needs a schema"))?;
+        let regions = self.0.create_table(schema, req.split_keys).await?;
+        Ok(Response::new(pb::CreateTableResponse { regions }))
+    }
+
+    async fn delete_table(
+        &self,
+        req: Request<pb::DeleteTableRequest>,
+    ) -> Result<Response<pb::DeleteTableResponse>, Status> {
+        self.0.delete_table(req.into_inner().name).await?;
+        Ok(Response::new(pb::DeleteTableResponse {}))
+    }
+
+    async fn disable_table(
+        &self,
+        req: Request<pb::DisableTableRequest>,
+    ) -> Result<Response<pb::DisableTableResponse>, Status> {
+        self.0.disable_table(req.into_inner().name).await?;
+        Ok(Response::new(pb::DisableTableResponse {}))
+    }
+
+    async fn enable_table(
+        &self,
+        req: Request<pb::EnableTableRequest>,
+    ) -> Result<Response<pb::EnableTableResponse>, Status> {
+        self.0.enable_table(req.into_inner().name).await?;
+        Ok(Response::new(pb::EnableTableResponse {}))
+    }
+
+    async fn list_tables(
+        &self,
+        _req: Request<pb::ListTablesRequest>,
+    ) -> Result<Response<pb::ListTablesResponse>, Status> {
+        Ok(Response::new(pb::ListTablesResponse {
+            names: self.0.list_tables(),
+        }))
+    }
+
+    async fn describe_table(
+        &self,
+        req: Request<pb::DescribeTableRequest>,
+    ) -> Result<Response<pb::DescribeTableResponse>, Status> {
+        self.0
+            .describe_table(&req.into_inner().name)
+            .map(Response::new)
+    }
+
+    async fn locate_region(
+        &self,
+        req: Request<pb::LocateRegionRequest>,
+    ) -> Result<Response<pb::LocateRegionResponse>, Status> {
+        let req = req.into_inner();
+        let location = self.0.locate(&req.table, &req.row)?;
+        Ok(Response::new(pb::LocateRegionResponse {
+            location: Some(location),
+        }))
+    }
+}

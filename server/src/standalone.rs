@@ -1,0 +1,234 @@
+//! `strata-server standalone`: the master and one region server in one process on a
+//! local `root_dir`, serving both gRPC services on one port.
+//!
+//! [`start`] runs inside the caller's tokio runtime (tests use it in-process):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), strata_server::standalone::ServerError> {
+//! use strata_server::{config::ServerConfig, standalone};
+//! let server = standalone::start(ServerConfig::for_tests("/tmp/strata-test")).await?;
+//! let url = server.url(); // "http://127.0.0.1:<port>": connect both services here
+//! # let _ = url;
+//! server.shutdown().await?; // stop accepting, finish in-flight calls, flush, close
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_proto::v1::master_service_server::MasterServiceServer;
+use strata_proto::v1::region_service_server::RegionServiceServer;
+use strata_storage::{Engine, RegionDescriptor};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::master::{self, Master, MasterGrpc, RegionHost};
+use crate::region_server::{RegionGrpc, RegionServer, TestHooks};
+
+/// HTTP/2 keepalive ping period, and how long a ping may go unanswered before the
+/// connection is dropped (dead clients do not hold streams forever).
+const HTTP2_KEEPALIVE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(10));
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The engine, the catalog or a region failed.
+    #[error(transparent)]
+    Storage(#[from] strata_storage::Error),
+    /// Binding or serving failed.
+    #[error("network: {0}")]
+    Net(String),
+}
+
+/// The local region server as the master's [`RegionHost`].
+struct LocalHost {
+    rs: Arc<RegionServer>,
+    address: String,
+}
+
+impl RegionHost for LocalHost {
+    fn open_region(
+        &self,
+        dir: &Path,
+        create: Option<RegionDescriptor>,
+        epoch: u64,
+    ) -> strata_storage::Result<()> {
+        self.rs.open_region(dir, create, epoch)
+    }
+
+    fn close_region(&self, table: &str, region_id: &str) -> strata_storage::Result<()> {
+        self.rs.close_region(table, region_id)
+    }
+
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+}
+
+/// A running standalone server.
+#[derive(Debug)]
+pub struct StandaloneHandle {
+    addr: SocketAddr,
+    url: String,
+    root_dir: std::path::PathBuf,
+    shutdown_timeout: Duration,
+    stop: Option<oneshot::Sender<()>>,
+    serve: JoinHandle<Result<(), tonic::transport::Error>>,
+    region_server: Arc<RegionServer>,
+    master: Arc<Master>,
+}
+
+/// Starts a standalone server with `config` (already validated by
+/// [`ServerConfig::load`], checked again here).
+pub async fn start(config: ServerConfig) -> Result<StandaloneHandle, ServerError> {
+    start_with_hooks(config, TestHooks::default()).await
+}
+
+/// [`start`] with test hooks.
+#[doc(hidden)]
+pub async fn start_with_hooks(
+    config: ServerConfig,
+    hooks: TestHooks,
+) -> Result<StandaloneHandle, ServerError> {
+    config.validate()?;
+    let s = config.server.clone();
+    // Bind first: a busy port fails before minutes of WAL replay.
+    let listener = TcpListener::bind(s.listen)
+        .await
+        .map_err(|e| ServerError::Net(format!("cannot listen on {}: {e}", s.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Net(e.to_string()))?;
+    let url = s.advertise.clone().unwrap_or_else(|| advertised(addr));
+    let root = s.root_dir.clone();
+    let (engine_opts, hooks_c, s_c, url_c) = (config.engine.clone(), hooks, s.clone(), url.clone());
+    let (region_server, master) = tokio::task::spawn_blocking(move || {
+        strata_storage::fs_util::create_dir_durable(&root.join("tables"))?;
+        let (catalog, lock) = master::open_catalog(&root)?;
+        let engine = Arc::new(Engine::open(engine_opts)?);
+        let rs = Arc::new(RegionServer::new(engine, &s_c, catalog.clone(), hooks_c));
+        let host = Arc::new(LocalHost {
+            rs: rs.clone(),
+            address: url_c,
+        });
+        let master = Arc::new(Master::new(root, catalog, lock, host));
+        let (tables, regions) = master.recover()?;
+        tracing::info!(tables, regions, "recovered");
+        Ok::<_, ServerError>((rs, master))
+    })
+    .await
+    .map_err(|e| ServerError::Net(format!("start-up task failed: {e}")))??;
+
+    let limit = usize::try_from(s.max_message_size.0).unwrap_or(usize::MAX);
+    let region_svc = RegionServiceServer::new(RegionGrpc(region_server.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let master_svc = MasterServiceServer::new(MasterGrpc(master.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    // tcp_nodelay on the builder is ignored with a custom incoming: set it there too.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE.0))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE.1))
+        .add_service(region_svc)
+        .add_service(master_svc);
+    let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    Ok(StandaloneHandle {
+        addr,
+        url,
+        root_dir: s.root_dir.clone(),
+        shutdown_timeout: s.shutdown_timeout,
+        stop: Some(stop),
+        serve,
+        region_server,
+        master,
+    })
+}
+
+/// `http://` + the bound address; an unspecified IP (0.0.0.0) is advertised as
+/// loopback, which only local clients can use: set `server.advertise` for others.
+fn advertised(addr: SocketAddr) -> String {
+    let mut a = addr;
+    if a.ip().is_unspecified() {
+        tracing::warn!(%addr, "listening on all interfaces; advertising loopback (set server.advertise)");
+        a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{a}")
+}
+
+impl StandaloneHandle {
+    /// The bound address (the real port when `server.listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to for both services, e.g. `http://127.0.0.1:16020`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The region server (admission figures, online regions).
+    pub fn region_server(&self) -> &Arc<RegionServer> {
+        &self.region_server
+    }
+
+    /// The master (catalog).
+    pub fn master(&self) -> &Arc<Master> {
+        &self.master
+    }
+
+    /// The one status line printed at start.
+    pub fn status_line(&self) -> String {
+        let (tables, regions) = self.master.counts();
+        format!(
+            "strata standalone listening on {}, data in {} ({tables} tables, {regions} regions)",
+            self.url,
+            self.root_dir.display()
+        )
+    }
+
+    /// Graceful shutdown: refuse new requests, stop accepting connections, let
+    /// in-flight calls finish (at most `server.shutdown_timeout`), then flush and close
+    /// every region and stop the engine.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        tracing::info!("shutting down");
+        self.region_server.begin_shutdown();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(self.shutdown_timeout, &mut self.serve).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "gRPC server ended with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "gRPC server task failed"),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.shutdown_timeout, "in-flight calls still running; closing anyway");
+                self.serve.abort();
+            }
+        }
+        let rs = self.region_server.clone();
+        tokio::task::spawn_blocking(move || {
+            let r = rs.close_all();
+            rs.engine().shutdown();
+            r
+        })
+        .await
+        .map_err(|e| ServerError::Net(format!("shutdown task failed: {e}")))??;
+        tracing::info!("all regions flushed and closed");
+        Ok(())
+    }
+}
