@@ -95,9 +95,7 @@ pub fn columns(specs: Vec<pb::ColumnSpec>) -> ColumnSelection {
         if spec.qualifiers.is_empty() {
             whole.push(spec.family.clone());
         }
-        sel.entry(spec.family)
-            .or_insert_with(Vec::new)
-            .extend(spec.qualifiers);
+        sel.entry(spec.family).or_default().extend(spec.qualifiers);
     }
     for f in whole {
         sel.insert(f, Vec::new());

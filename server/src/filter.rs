@@ -108,10 +108,9 @@ impl RowFilter {
                     filter_if_missing: s.filter_if_missing,
                 }
             }
-            Kind::KeyOnly(on) => on.then_some(RowFilter::KeyOnly).unwrap_or(RowFilter::Pass),
-            Kind::FirstKeyOnly(on) => on
-                .then_some(RowFilter::FirstKeyOnly)
-                .unwrap_or(RowFilter::Pass),
+            Kind::KeyOnly(true) => RowFilter::KeyOnly,
+            Kind::FirstKeyOnly(true) => RowFilter::FirstKeyOnly,
+            Kind::KeyOnly(false) | Kind::FirstKeyOnly(false) => RowFilter::Pass,
             Kind::Page(0) => return Err(invalid("page filter size must be >= 1")),
             Kind::Page(size) => RowFilter::Page { size, passed: 0 },
             Kind::List(list) => {

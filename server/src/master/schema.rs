@@ -139,9 +139,12 @@ pub fn validate_schema(schema: &pb::TableSchema) -> Result<Vec<FamilyOptions>, S
     Ok(families)
 }
 
+/// A region's `(start_row, end_row)`; empty = unbounded.
+pub type RowRange = (Vec<u8>, Vec<u8>);
+
 /// Region key ranges for `split_keys`: `[.., k1), [k1, k2), ..., [kn, ..)`. Keys must be
 /// non-empty, valid row keys, strictly increasing.
-pub fn region_ranges(split_keys: &[Bytes]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Status> {
+pub fn region_ranges(split_keys: &[Bytes]) -> Result<Vec<RowRange>, Status> {
     if split_keys.len() > MAX_SPLIT_KEYS {
         return Err(invalid(format!(
             "{} split keys, over the limit MAX_SPLIT_KEYS = {MAX_SPLIT_KEYS}",
