@@ -21,7 +21,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn spawn(root: &Path) -> ServerProcess {
+    fn spawn(root: &Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(BIN)
             .args([
                 "standalone",
@@ -32,6 +32,7 @@ impl ServerProcess {
             ])
             .arg("--root-dir")
             .arg(root)
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn strata-server");
@@ -147,7 +148,7 @@ async fn graceful_restart_in_process_finds_everything() {
 #[tokio::test]
 async fn binary_killed_with_sigkill_recovers_acknowledged_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = ServerProcess::spawn(dir.path());
+    let mut p = ServerProcess::spawn(dir.path(), &[]);
     let (mut region, mut master) = connect(&p.url).await;
     create_table(&mut master, "t", &["f"], &["row0100"]).await;
     write_rows(&mut region, &mut master, "t", 200).await;
@@ -155,7 +156,8 @@ async fn binary_killed_with_sigkill_recovers_acknowledged_writes() {
     p.wait_exit().await;
     drop(p);
 
-    let p = ServerProcess::spawn(dir.path());
+    // The restart also runs the current_thread runtime.
+    let p = ServerProcess::spawn(dir.path(), &["--set", "server.runtime=current_thread"]);
     let (mut region, mut master) = connect(&p.url).await;
     read_rows(&mut region, &mut master, "t", 200).await;
     let status = region_status(&mut region).await;
@@ -168,7 +170,7 @@ async fn binary_killed_with_sigkill_recovers_acknowledged_writes() {
 #[tokio::test]
 async fn binary_sigterm_exits_zero_with_everything_flushed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = ServerProcess::spawn(dir.path());
+    let mut p = ServerProcess::spawn(dir.path(), &[]);
     let (mut region, mut master) = connect(&p.url).await;
     create_table(&mut master, "t", &["f"], &[]).await;
     write_rows(&mut region, &mut master, "t", 50).await;

@@ -31,9 +31,11 @@ pub const SCAN_CHANNEL_BATCHES: usize = 2;
 pub const DEFAULT_SCAN_BATCH_ROWS: usize = 100;
 /// Most rows per streamed message.
 pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
-/// Most bytes per streamed message (a single larger row is still sent whole, up to
-/// `server.max_message_size`).
-pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Most bytes per streamed message, about (a single larger row is still sent whole, up
+/// to `server.max_message_size`). 2 MiB, as HBase's
+/// `hbase.client.scanner.max.result.size`, keeps batches (which may pass the cap by one
+/// row) under tonic's default 4 MiB decode limit of clients that did not raise it.
+pub const MAX_SCAN_BATCH_BYTES: usize = 2 * 1024 * 1024;
 /// Longest one blocking step of a filtered scan runs before yielding its slot.
 const STEP_TIME_BUDGET: Duration = Duration::from_millis(50);
 
