@@ -107,11 +107,7 @@ impl Master {
 
     /// Deletes a disabled table and its files.
     pub async fn delete_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
-        let _op = self.ops.lock().await;
-        let t = self
-            .catalog
-            .table(&name)
-            .ok_or_else(|| unknown_table(&name))?;
+        let (_op, t) = self.begin(&name).await?;
         if t.enabled {
             return Err(Status::failed_precondition(format!(
                 "table {name:?} is enabled: disable it before deleting it"
@@ -136,23 +132,14 @@ impl Master {
     /// FAILED_PRECONDITION saying the table is disabled. Disabling a disabled table
     /// does nothing.
     pub async fn disable_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
-        let _op = self.ops.lock().await;
-        let t = self
-            .catalog
-            .table(&name)
-            .ok_or_else(|| unknown_table(&name))?;
+        let (_op, t) = self.begin(&name).await?;
         if !t.enabled {
             return Ok(());
         }
         let me = self.clone();
         let n = name.clone();
         blocking(move || {
-            me.catalog.update(|c| {
-                if let Some(t) = c.tables.get_mut(&n) {
-                    t.enabled = false;
-                }
-                Ok(())
-            })?;
+            me.set_enabled(&n, false)?;
             let mut first_err = None;
             for r in &t.regions {
                 if let Err(e) = me.host.close_region(&n, &r.region_id) {
@@ -170,11 +157,7 @@ impl Master {
     /// Opens every region of the table under a new epoch. Enabling an enabled table
     /// does nothing.
     pub async fn enable_table(self: &Arc<Self>, name: String) -> Result<(), Status> {
-        let _op = self.ops.lock().await;
-        let t = self
-            .catalog
-            .table(&name)
-            .ok_or_else(|| unknown_table(&name))?;
+        let (_op, t) = self.begin(&name).await?;
         if t.enabled {
             return Ok(());
         }
@@ -202,12 +185,29 @@ impl Master {
                 return Err(e);
             }
         }
+        self.set_enabled(name, true)
+    }
+
+    fn set_enabled(&self, name: &str, enabled: bool) -> Result<()> {
         self.catalog.update(|c| {
             if let Some(t) = c.tables.get_mut(name) {
-                t.enabled = true;
+                t.enabled = enabled;
             }
             Ok(())
         })
+    }
+
+    /// Takes the operation lock and reads the table's entry (NOT_FOUND if none).
+    async fn begin(
+        &self,
+        name: &str,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, TableEntry), Status> {
+        let op = self.ops.lock().await;
+        let t = self
+            .catalog
+            .table(name)
+            .ok_or_else(|| unknown_table(name))?;
+        Ok((op, t))
     }
 
     /// Table names, sorted.
