@@ -47,6 +47,12 @@ async fn rows_land_in_their_regions_and_read_back() {
     let middle = locate(&mut t.master, "users", "h").await;
     let (rows, _) = scan_all(&mut t.region, scan_req(&middle)).await.unwrap();
     assert_eq!(row_keys(&rows), ["grace", "mallory"]);
+    // A scan starting outside the region: the client's location is stale.
+    let mut req = scan_req(&middle);
+    req.start_row = b("zzz");
+    let e = scan_all(&mut t.region, req).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(not_serving_details(&e).is_some());
     let all = scan_table(&mut t, "users").await;
     assert_eq!(
         row_keys(&all),
