@@ -120,6 +120,8 @@ impl Retrier {
     /// After a failed attempt: sleeps the backoff and returns `Ok(())` if the operation
     /// should be tried again, or returns the error to give the caller.
     pub(crate) async fn backoff(&mut self, err: Error) -> Result<()> {
+        // A scan's retrier starts at the failure of a stream it did not open itself.
+        self.attempts = self.attempts.max(1);
         if !should_retry(&err, self.mode) || self.attempts > self.max_retries {
             return Err(err);
         }
