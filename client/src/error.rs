@@ -164,7 +164,10 @@ impl Error {
     /// sent).
     pub(crate) fn connect(address: &str, err: &tonic::transport::Error) -> Error {
         Error::Transport {
-            message: format!("cannot connect to {address}: {}", error_chain(err)),
+            message: format!(
+                "cannot connect to {address}: {}",
+                error_chain(err).trim_start_matches("transport error: ")
+            ),
             connect_failed: true,
         }
     }

@@ -68,6 +68,9 @@ mod location;
 mod mutation;
 mod retry;
 mod scan;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod shell;
 mod table;
 
 pub use admin::Admin;
