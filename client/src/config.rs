@@ -16,8 +16,9 @@ pub struct ClientConfig {
     /// as `grpc-timeout`. Default 10 s. Never longer than what is left of
     /// `operation_timeout`.
     pub rpc_timeout: Duration,
-    /// Retries after the first attempt (HBase: `hbase.client.retries.number`). Default 15;
-    /// with the backoff below, the deadline usually ends an operation first.
+    /// Retries after the first attempt (HBase: `hbase.client.retries.number`). Default 60:
+    /// with the default backoff (sleeps averaging half of a ceiling capped at 1 s) that is
+    /// about 30 s, so the deadline usually ends a failing operation first.
     pub max_retries: u32,
     /// First backoff ceiling; it doubles per retry up to `backoff_max`. Each sleep is
     /// uniformly random in `[0, ceiling]` ("full jitter"). Default 10 ms.
@@ -44,7 +45,7 @@ impl Default for ClientConfig {
         ClientConfig {
             operation_timeout: Duration::from_secs(30),
             rpc_timeout: Duration::from_secs(10),
-            max_retries: 15,
+            max_retries: 60,
             backoff_base: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(3),

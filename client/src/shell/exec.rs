@@ -268,12 +268,11 @@ async fn scan_rows<W: Write>(
             }
             Err(e) => {
                 let e = ShellError::Client(e);
+                p.end_scan(count, Some((e.kind(), e.to_string())))?;
                 if p.is_json() {
-                    // The error goes inside the scan's one document.
-                    p.end_scan(count, Some((e.kind(), e.to_string())))?;
+                    // The error went inside the scan's one document.
                     return Err(ShellError::Printed(Box::new(e)));
                 }
-                p.end_scan(count, None)?;
                 return Err(e);
             }
         }

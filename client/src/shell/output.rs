@@ -21,12 +21,19 @@ const KEY_WIDTH: usize = 34;
 pub struct Printer<W: Write> {
     out: W,
     json: bool,
+    /// Text mode: the scan header waits for the first row, so a scan that fails at once
+    /// prints only its error.
+    scan_header_pending: bool,
 }
 
 impl<W: Write> Printer<W> {
     /// A printer of text, or of JSON documents if `json`.
     pub fn new(out: W, json: bool) -> Printer<W> {
-        Printer { out, json }
+        Printer {
+            out,
+            json,
+            scan_header_pending: false,
+        }
     }
 
     /// True in `--json` mode.
@@ -91,7 +98,15 @@ impl<W: Write> Printer<W> {
         if self.json {
             return write!(self.out, "{{\"rows\":[");
         }
-        writeln!(self.out, "{:<KEY_WIDTH$} COLUMN+CELL", "ROW")
+        self.scan_header_pending = true;
+        Ok(())
+    }
+
+    fn scan_header(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.scan_header_pending) {
+            writeln!(self.out, "{:<KEY_WIDTH$} COLUMN+CELL", "ROW")?;
+        }
+        Ok(())
     }
 
     /// One scanned row; `index` counts from 0.
@@ -102,6 +117,7 @@ impl<W: Write> Printer<W> {
             }
             return serde_json::to_writer(&mut self.out, &row_json(row)).map_err(io::Error::from);
         }
+        self.scan_header()?;
         let key = binary(&row.row);
         for c in &row.cells {
             writeln!(
@@ -117,8 +133,8 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
-    /// Ends the listing of a scan, with the error that cut it short if any (printed
-    /// separately in text mode).
+    /// Ends the listing of a scan. `error` is the failure that cut it short, if any: in
+    /// JSON mode it goes into the document; in text mode the caller prints it after.
     pub fn end_scan(&mut self, count: u64, error: Option<(&str, String)>) -> io::Result<()> {
         if self.json {
             write!(self.out, "],\"count\":{count}")?;
@@ -128,6 +144,11 @@ impl<W: Write> Printer<W> {
             }
             return writeln!(self.out, "}}");
         }
+        if error.is_some() && count == 0 {
+            self.scan_header_pending = false;
+            return Ok(());
+        }
+        self.scan_header()?;
         writeln!(self.out, "{count} row(s)")
     }
 
@@ -183,8 +204,8 @@ impl<W: Write> Printer<W> {
                 self.out,
                 " {} [{}, {}) on {} ({})",
                 r.region_id,
-                quoted_or_unbounded(&r.start_row),
-                quoted_or_unbounded(&r.end_row),
+                bound(&r.start_row, "-inf"),
+                bound(&r.end_row, "+inf"),
                 r.server,
                 if r.state.is_empty() { "open" } else { &r.state }
             )?;
@@ -272,9 +293,10 @@ pub fn binary(bytes: &[u8]) -> String {
     out
 }
 
-fn quoted_or_unbounded(b: &[u8]) -> String {
+/// A region bound: quoted, or `unbounded` (`-inf` for a start, `+inf` for an end).
+fn bound(b: &[u8], unbounded: &str) -> String {
     if b.is_empty() {
-        return "-inf/+inf".to_owned();
+        return unbounded.to_owned();
     }
     format!("'{}'", binary(b))
 }

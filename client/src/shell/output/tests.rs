@@ -69,6 +69,31 @@ fn scan_text_and_json() {
     assert_eq!(lines[4], "2 row(s)");
     assert_eq!(lines[5], "Took 0.0120 seconds");
 
+    // A scan that fails at once prints only its error; one cut short keeps its rows.
+    assert_eq!(
+        printed(false, |p| {
+            p.begin_scan()?;
+            p.end_scan(0, Some(("busy", "x".into())))
+        }),
+        ""
+    );
+    let partial = printed(false, |p| {
+        p.begin_scan()?;
+        p.scan_row(&rows[0], 0)?;
+        p.end_scan(1, Some(("busy", "x".into())))
+    });
+    assert!(
+        partial.starts_with("ROW ") && partial.ends_with("1 row(s)\n"),
+        "{partial}"
+    );
+    assert_eq!(
+        printed(false, |p| {
+            p.begin_scan()?;
+            p.end_scan(0, None)
+        }),
+        format!("{:<34} COLUMN+CELL\n0 row(s)\n", "ROW")
+    );
+
     let json = printed(true, |p| {
         p.begin_scan()?;
         p.scan_row(&rows[0], 0)?;
@@ -140,7 +165,7 @@ fn list_and_describe() {
     assert!(text.starts_with("Table users is ENABLED\n"), "{text}");
     assert!(text.contains("{NAME => 'info', VERSIONS => '3', MIN_VERSIONS => '0', TTL => 'FOREVER', BLOOMFILTER => 'ROW'"), "{text}");
     assert!(
-        text.contains(" r1 [-inf/+inf, 'm') on http://127.0.0.1:16020 (open)"),
+        text.contains(" r1 [-inf, 'm') on http://127.0.0.1:16020 (open)"),
         "{text}"
     );
     let doc: Json = serde_json::from_str(&printed(true, |p| p.describe(&d))).unwrap();
