@@ -103,6 +103,12 @@ impl ClientConfig {
         config
     }
 
+    /// Sets [`scan_batch_rows`](Self::scan_batch_rows).
+    pub fn scan_batch_rows(mut self, rows: u32) -> Self {
+        self.scan_batch_rows = rows;
+        self
+    }
+
     /// Sets [`max_message_bytes`](Self::max_message_bytes).
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;

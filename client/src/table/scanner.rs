@@ -177,10 +177,10 @@ impl Scanner {
                 inner.config.scan_batch_rows,
             );
             let opened = match inner.region_server(&region.server).await {
-                Ok(mut client) => tokio::time::timeout(timeout, client.scan(message))
-                    .await
-                    .unwrap_or_else(|_| Err(tonic::Status::unavailable("scan open timed out")))
-                    .map_err(|s| Error::from_region_status(&s)),
+                Ok(mut client) => match tokio::time::timeout(timeout, client.scan(message)).await {
+                    Ok(result) => result.map_err(|s| Error::from_region_status(&s)),
+                    Err(_) => Err(self.retrier_mut().attempt_timed_out("scan", timeout)),
+                },
                 Err(e) => Err(e),
             };
             match opened {
