@@ -250,21 +250,12 @@ impl Admin {
         let one_region = |start_row: Bytes| async move {
             retry::run(config, Idempotency::Idempotent, what, move |t| {
                 let start_row = start_row.clone();
+                // Located by start row: after a split the call reaches the region
+                // holding it now.
                 async move {
-                    // Located by start row: after a split the call reaches the region
-                    // holding it now.
-                    let region = inner.locate(table, &start_row, t).await?;
-                    let client = inner.region_server(&region.server).await;
-                    let result = match client {
-                        Ok(c) => call(c, Arc::clone(&region), t)
-                            .await
-                            .map_err(|s| Error::from_region_status(&s)),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = &result {
-                        inner.region_failed(&region, e);
-                    }
-                    result
+                    inner
+                        .on_region(table, &start_row, t, |c, r| call(c, r, t))
+                        .await
                 }
             })
             .await

@@ -3,6 +3,7 @@
 //!
 //! Thread safety: `Client` is a cheap `Arc` clone; share it across tasks.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,6 +152,32 @@ impl Inner {
             )));
         }
         Ok(self.locations.insert(region))
+    }
+
+    /// One attempt of a call to the region of `table` holding `row`: locate it, call its
+    /// server, and drop what a failure proved stale.
+    pub(crate) async fn on_region<T, F, Fut>(
+        &self,
+        table: &str,
+        row: &[u8],
+        timeout: Duration,
+        call: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(RegionClient, Arc<RegionInfo>) -> Fut,
+        Fut: Future<Output = Result<T, tonic::Status>>,
+    {
+        let region = self.locate(table, row, timeout).await?;
+        let result = match self.region_server(&region.server).await {
+            Ok(client) => call(client, Arc::clone(&region))
+                .await
+                .map_err(|s| Error::from_region_status(&s)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.region_failed(&region, e);
+        }
+        result
     }
 
     /// Caches regions the master listed (DescribeTable, CreateTable).

@@ -181,18 +181,8 @@ impl Table {
         Fut: Future<Output = Result<T, tonic::Status>>,
     {
         let (inner, table, call) = (&*self.inner, &*self.name, &call);
-        retry::run(&inner.config, mode, what, move |timeout| async move {
-            let region = inner.locate(table, row, timeout).await?;
-            let result = match inner.region_server(&region.server).await {
-                Ok(client) => call(client, Arc::clone(&region), timeout)
-                    .await
-                    .map_err(|s| Error::from_region_status(&s)),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = &result {
-                inner.region_failed(&region, e);
-            }
-            result
+        retry::run(&inner.config, mode, what, move |timeout| {
+            inner.on_region(table, row, timeout, move |c, r| call(c, r, timeout))
         })
         .await
     }
