@@ -21,6 +21,12 @@ pub trait InternalIterator {
     fn key(&self) -> &[u8];
     /// The current value.
     fn value(&self) -> &[u8];
+
+    /// The current value as `Bytes`; sources that hold values in shared buffers
+    /// (memstores, cached blocks) return a slice without copying.
+    fn value_bytes(&self) -> bytes::Bytes {
+        bytes::Bytes::copy_from_slice(self.value())
+    }
 }
 
 impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
@@ -41,5 +47,8 @@ impl<I: InternalIterator + ?Sized> InternalIterator for Box<I> {
     }
     fn value(&self) -> &[u8] {
         (**self).value()
+    }
+    fn value_bytes(&self) -> bytes::Bytes {
+        (**self).value_bytes()
     }
 }

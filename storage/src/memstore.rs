@@ -148,6 +148,13 @@ impl InternalIterator for MemstoreIter<'_> {
             .map(|e| &e.value()[..])
             .unwrap_or_default()
     }
+
+    fn value_bytes(&self) -> Bytes {
+        self.cur
+            .as_ref()
+            .map(|e| e.value().clone())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,12 @@ impl InternalIterator for MergingIterator<'_> {
             .map(|i| self.children[i].value())
             .unwrap_or_default()
     }
+
+    fn value_bytes(&self) -> bytes::Bytes {
+        self.current
+            .map(|i| self.children[i].value_bytes())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

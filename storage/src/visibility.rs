@@ -77,6 +77,7 @@ pub(crate) fn collect_row(
     let mut col_key: Vec<u8> = Vec::new();
     let mut col = ColumnState::default();
     let mut col_selected = false;
+    let mut qualifier = Bytes::new();
     while iter.valid() {
         let k = iter.key();
         // `row_part` ends with the row terminator, so a prefix match is an exact row match.
@@ -95,6 +96,7 @@ pub(crate) fn collect_row(
             col = ColumnState::default();
             let parsed = key::parse_key(k).ok_or_else(|| corrupt("unparsable key"))?;
             col_selected = q.selected(&parsed.qualifier);
+            qualifier = Bytes::copy_from_slice(&parsed.qualifier);
             let is_empty_qualifier = parsed.qualifier.is_empty();
             if !col_selected && !is_empty_qualifier {
                 // Nothing to read in this column: jump to the next selected one or the row end.
@@ -116,14 +118,13 @@ pub(crate) fn collect_row(
                     q,
                     col_selected,
                 ) {
-                    let parsed = key::parse_key(k).ok_or_else(|| corrupt("unparsable key"))?;
                     out.push(Cell {
                         row: row.clone(),
                         family: q.family_name.clone(),
-                        qualifier: Bytes::copy_from_slice(&parsed.qualifier),
+                        qualifier: qualifier.clone(),
                         timestamp: cell,
                         kind: CellType::Put,
-                        value: Bytes::copy_from_slice(iter.value()),
+                        value: iter.value_bytes(),
                     });
                 }
             }

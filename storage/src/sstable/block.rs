@@ -239,6 +239,15 @@ impl BlockIter {
         self.block.data.get(self.value.clone()).unwrap_or_default()
     }
 
+    /// The current value as a shared slice of the block (no copy).
+    pub fn value_bytes(&self) -> bytes::Bytes {
+        if self.value.end <= self.block.data.len() && self.value.start <= self.value.end {
+            self.block.data.slice(self.value.clone())
+        } else {
+            bytes::Bytes::new()
+        }
+    }
+
     pub(crate) fn seek_to_first(&mut self) -> DecodeResult<()> {
         self.start_at_restart(0)?;
         self.next()

@@ -145,4 +145,11 @@ impl InternalIterator for SsTableIter {
         debug_assert!(self.valid());
         self.block.as_ref().map_or(&[], BlockIter::value)
     }
+
+    fn value_bytes(&self) -> bytes::Bytes {
+        self.block
+            .as_ref()
+            .map(BlockIter::value_bytes)
+            .unwrap_or_default()
+    }
 }
