@@ -8,9 +8,10 @@
 //!
 //! The library holds kvbench's parts: deterministic keys and values ([`keys`]), latency
 //! recording ([`report`]), the engine interface ([`kv`]), one adapter per engine and the
-//! benchmarks themselves ([`workload`]). Figures and how to reproduce them are in
+//! benchmarks themselves ([`workload`]); and the micro-benchmarks' [`fixtures`]. Figures and how to reproduce them are in
 //! `benches/README.md`. Benchmarks report numbers; they assert nothing about speed.
 
+pub mod fixtures;
 pub mod keys;
 pub mod kv;
 pub mod report;
