@@ -14,18 +14,18 @@ use strata_storage::key::{CellType, encode_key};
 use strata_storage::sstable::{SsTable, SsTableBuilder, SsTableWriteOptions};
 use strata_storage::stats::Stats;
 
-use crate::keys::{KeyFormat, SplitMix64, ValuePool};
+use crate::keys::{SplitMix64, ValuePool};
 
 /// Row key width used by the fixtures.
 pub const KEY_SIZE: usize = 16;
 /// Value size used by the fixtures.
 pub const VALUE_SIZE: usize = 100;
 
-/// The row key of number `n`.
+/// The row key of number `n` (as kvbench formats it).
 pub fn row(n: u64) -> Vec<u8> {
-    KeyFormat::new(KEY_SIZE, u64::MAX)
-        .map(|f| f.key(n))
-        .unwrap_or_default()
+    let row = format!("{n:0KEY_SIZE$}").into_bytes();
+    debug_assert_eq!(row.len(), KEY_SIZE, "row numbers must fit {KEY_SIZE} digits");
+    row
 }
 
 /// The encoded internal key of row `n`'s only cell.
