@@ -71,12 +71,26 @@ impl InternalIterator for MergingIterator<'_> {
         let Some(cur) = self.current else {
             return Ok(());
         };
-        // Advance every source sitting on the current key (duplicates), then re-pick.
-        let key = self.children[cur].key().to_vec();
-        for c in &mut self.children {
-            if c.valid() && c.key() == key.as_slice() {
-                c.next()?;
+        // Sources sitting on the same key as the current one hold duplicates: advance
+        // them too (found before moving anything, so no copy of the key is needed).
+        let mut dups: u64 = 0;
+        let mut extra: Vec<usize> = Vec::new();
+        for i in 0..self.children.len() {
+            if i != cur
+                && self.children[i].valid()
+                && self.children[i].key() == self.children[cur].key()
+            {
+                if i < 64 {
+                    dups |= 1 << i;
+                } else {
+                    extra.push(i);
+                }
             }
+        }
+        self.children[cur].next()?;
+        let bitmask = (0..self.children.len().min(64)).filter(|i| dups & (1 << i) != 0);
+        for i in bitmask.chain(extra) {
+            self.children[i].next()?;
         }
         self.pick_smallest();
         Ok(())

@@ -44,6 +44,13 @@ impl StoreQuery<'_> {
     }
 }
 
+/// Buffers reused across rows of one read, so walking a row allocates little.
+#[derive(Default)]
+pub(crate) struct RowScratch {
+    col_key: Vec<u8>,
+    last_qualifier: Bytes,
+}
+
 /// Per-column state while walking a row.
 #[derive(Default)]
 struct ColumnState {
@@ -70,11 +77,13 @@ pub(crate) fn collect_row(
     row: &Bytes,
     row_part: &[u8],
     q: &StoreQuery<'_>,
+    scratch: &mut RowScratch,
     out: &mut Vec<Cell>,
 ) -> Result<()> {
     let max_versions = q.max_versions.min(q.family.max_versions).max(1);
     let mut family_delete_ts: Option<u64> = None;
-    let mut col_key: Vec<u8> = Vec::new();
+    let col_key = &mut scratch.col_key;
+    col_key.clear();
     let mut col = ColumnState::default();
     let mut col_selected = false;
     let mut qualifier = Bytes::new();
@@ -96,7 +105,11 @@ pub(crate) fn collect_row(
             col = ColumnState::default();
             let parsed = key::parse_key(k).ok_or_else(|| corrupt("unparsable key"))?;
             col_selected = q.selected(&parsed.qualifier);
-            qualifier = Bytes::copy_from_slice(&parsed.qualifier);
+            // Rows of a table tend to share column names: reuse the last qualifier.
+            if scratch.last_qualifier[..] != parsed.qualifier[..] {
+                scratch.last_qualifier = Bytes::copy_from_slice(&parsed.qualifier);
+            }
+            qualifier = scratch.last_qualifier.clone();
             let is_empty_qualifier = parsed.qualifier.is_empty();
             if !col_selected && !is_empty_qualifier {
                 // Nothing to read in this column: jump to the next selected one or the row end.

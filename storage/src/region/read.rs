@@ -15,7 +15,7 @@ use crate::options::{BloomType, FamilyOptions};
 use crate::query::{ColumnSelection, Get, Row, Scan, TimeRange};
 use crate::sstable::SsTable;
 use crate::stats::Stats;
-use crate::visibility::{StoreQuery, collect_row};
+use crate::visibility::{RowScratch, StoreQuery, collect_row};
 
 /// Most rows a scanner returns per batch, whatever the caller asks.
 pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
@@ -86,6 +86,7 @@ impl Region {
         self.check_open()?;
         let now_ms = self.engine.clock.now_ms();
         let row_part = key::row_start_key(&g.row);
+        let mut scratch = RowScratch::default();
         let mut cells: Vec<Cell> = Vec::new();
         for p in &plans {
             let store = &st.stores[&p.family];
@@ -116,7 +117,7 @@ impl Region {
                 max_versions: g.max_versions,
                 qualifiers: p.qualifiers.as_deref(),
             };
-            collect_row(&mut merged, &g.row, &row_part, &q, &mut cells)?;
+            collect_row(&mut merged, &g.row, &row_part, &q, &mut scratch, &mut cells)?;
         }
         Stats::add(&self.engine.stats.gets, 1);
         Ok((!cells.is_empty()).then(|| Row {
@@ -194,6 +195,7 @@ impl Region {
             remaining: s.limit,
             fill_cache: s.fill_cache,
             done: s.limit == Some(0),
+            scratch: RowScratch::default(),
         })
     }
 
@@ -226,6 +228,7 @@ pub struct Scanner {
     remaining: Option<u64>,
     fill_cache: bool,
     done: bool,
+    scratch: RowScratch,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -287,6 +290,8 @@ impl Scanner {
             iters.push((i, it));
         }
         let mut bytes = 0;
+        let mut row_part: Vec<u8> = Vec::new();
+        let mut last_row: Option<Bytes> = None;
         loop {
             let mut smallest: Option<&[u8]> = None;
             for (_, it) in iters.iter().filter(|(_, it)| it.valid()) {
@@ -296,10 +301,12 @@ impl Scanner {
                     smallest = Some(part);
                 }
             }
-            let Some(row_part) = smallest.map(|p| p.to_vec()) else {
+            let Some(smallest) = smallest else {
                 done = true;
                 break;
             };
+            row_part.clear();
+            row_part.extend_from_slice(smallest);
             if self
                 .stop_key
                 .as_deref()
@@ -329,9 +336,9 @@ impl Scanner {
                     max_versions: self.max_versions,
                     qualifiers: p.qualifiers.as_deref(),
                 };
-                collect_row(it, &row, &row_part, &q, &mut cells)?;
+                collect_row(it, &row, &row_part, &q, &mut self.scratch, &mut cells)?;
             }
-            cursor = key::row_end_key(&row);
+            last_row = Some(row.clone());
             if cells.is_empty() {
                 continue;
             }
@@ -350,6 +357,9 @@ impl Scanner {
             }
         }
         drop(iters);
+        if let Some(r) = last_row {
+            cursor = key::row_end_key(&r);
+        }
         self.cursor = cursor;
         self.remaining = remaining;
         self.done = done;

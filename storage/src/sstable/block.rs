@@ -279,14 +279,16 @@ impl BlockIter {
         let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            self.start_at_restart(mid)?;
-            self.next()?;
-            if !self.valid {
+            // A restart entry stores its whole key: compare it in place, no copy.
+            let offset = self.block.restart(mid)?;
+            if offset >= self.block.entries_end {
                 return Err(DecodeError::new(format!(
                     "restart point {mid} holds no entry"
                 )));
             }
-            match self.key.as_slice().cmp(target) {
+            let e = self.block.entry(offset, 0)?;
+            let key = self.block.data.get(e.delta).unwrap_or_default();
+            match key.cmp(target) {
                 Ordering::Less => lo = mid,
                 _ => hi = mid - 1,
             }
