@@ -24,6 +24,9 @@ pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
 /// than this is still returned whole.
 pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
+/// Size of the buffer the row keys of a scan batch are packed into.
+const ROW_ARENA_BYTES: usize = 64 * 1024;
+
 /// Which stores a read touches and which qualifiers of each.
 struct StorePlan {
     family: Bytes,
@@ -292,6 +295,7 @@ impl Scanner {
         let mut bytes = 0;
         let mut row_part: Vec<u8> = Vec::new();
         let mut last_row: Option<Bytes> = None;
+        let mut arena = bytes::BytesMut::new();
         loop {
             let mut smallest: Option<&[u8]> = None;
             for (_, it) in iters.iter().filter(|(_, it)| it.valid()) {
@@ -319,9 +323,16 @@ impl Scanner {
                 .iter()
                 .find(|(_, it)| it.valid() && it.key().starts_with(&row_part))
                 .and_then(|(_, it)| key::parse_key(it.key()))
-                .map(|k| Bytes::copy_from_slice(&k.row))
+                .map(|k| {
+                    // Row keys of a batch share one buffer: one allocation per ~64 KiB.
+                    if arena.capacity() < k.row.len() {
+                        arena.reserve(ROW_ARENA_BYTES.max(k.row.len()));
+                    }
+                    arena.extend_from_slice(&k.row);
+                    arena.split().freeze()
+                })
                 .ok_or_else(|| scan_corruption("unparsable key"))?;
-            let mut cells = Vec::new();
+            let mut cells = Vec::with_capacity(1);
             for (i, it) in iters.iter_mut() {
                 if !(it.valid() && it.key().starts_with(&row_part)) {
                     continue;
