@@ -88,9 +88,12 @@ async fn bad_data_calls_are_refused_and_change_nothing() {
     let get = Get::new("good").filter(Filter::any([]));
     invalid("empty OR list on a get", t.get(get).await, "empty");
 
-    // A counter that is not 8 bytes.
+    // A counter that is not 8 bytes. The message is the engine's reason alone: the
+    // client's Display adds "invalid argument: " once.
     let incr = t.increment("good", "f", "q", 1).await;
-    invalid("increment of a 1-byte value", incr, "8");
+    invalid("increment of a 1-byte value", incr.clone(), "8-byte counter");
+    let shown = incr.unwrap_err().to_string();
+    assert_eq!(shown.matches("invalid argument").count(), 1, "{shown}");
     assert!(
         started.elapsed() < PROMPT,
         "refusals were retried: {:?}",
@@ -138,14 +141,25 @@ async fn bad_admin_calls_are_refused_and_change_nothing() {
     not_found("drop unknown", admin.delete_table("nope").await, "nope");
     not_found("describe unknown", admin.describe_table("nope").await, "nope");
 
-    // A disabled table refuses data calls with a message saying so, not a retry loop.
+    // A disabled table refuses data calls with a message saying so, not a retry loop,
+    // also for a client that still has the table's location cached.
+    let other = server.quick_client().await;
+    let cached = other.table("t");
+    assert!(cached.get(Get::new("r")).await.unwrap().is_some());
     admin.disable_table("t").await.unwrap();
     let started = Instant::now();
-    let result = t.get(Get::new("r")).await;
-    assert!(
-        matches!(&result, Err(Error::FailedPrecondition(m)) if m.contains("disabled")),
-        "get from a disabled table: {result:?}"
-    );
+    for (who, table) in [("disabling client", &t), ("client with a cached location", &cached)] {
+        let result = table.get(Get::new("r")).await;
+        assert!(
+            matches!(&result, Err(Error::FailedPrecondition(m)) if m.contains("disabled")),
+            "{who}: get from a disabled table: {result:?}"
+        );
+        let result = table.put(Put::new("r2").add("f", "q", "v")).await;
+        assert!(
+            matches!(&result, Err(Error::FailedPrecondition(m)) if m.contains("disabled")),
+            "{who}: put to a disabled table: {result:?}"
+        );
+    }
     assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
     admin.enable_table("t").await.unwrap();
 
