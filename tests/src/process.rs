@@ -23,6 +23,12 @@ impl ServerProcess {
     /// for its status line, which names the bound address. The server answers once that
     /// line is out: it is printed after the listener is bound and recovery is done.
     pub fn spawn(root: &Path, listen: &str) -> ServerProcess {
+        ServerProcess::try_spawn(root, listen).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`spawn`](Self::spawn), with a failure to start (e.g. the port is taken) as an
+    /// error.
+    pub fn try_spawn(root: &Path, listen: &str) -> Result<ServerProcess, String> {
         let mut child = Command::new(binaries::path(binaries::SERVER))
             .args(["standalone", "--listen", listen, "--log-level", "warn"])
             .arg("--root-dir")
@@ -30,7 +36,7 @@ impl ServerProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn strata-server");
+            .map_err(|e| format!("spawn strata-server: {e}"))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -41,22 +47,22 @@ impl ServerProcess {
             // Keep the pipe open and drained: a later print must not hit a closed pipe.
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(e) => {
-                let _ = child.kill();
-                panic!("strata-server printed no status line within {START_TIMEOUT:?}: {e}");
-            }
-        };
-        let Some(url) = line
+        let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
+        let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
-            .map(|w| w.trim_end_matches(',').to_string())
-        else {
-            let _ = child.kill();
-            panic!("no URL in the status line {line:?}");
-        };
-        ServerProcess { child, url }
+            .map(|w| w.trim_end_matches(',').to_string());
+        match url {
+            Some(url) => Ok(ServerProcess { child, url }),
+            None => {
+                let _ = child.kill();
+                let status = child.wait();
+                Err(format!(
+                    "strata-server on {listen} printed no status line within {START_TIMEOUT:?} \
+                     (got {line:?}, exit {status:?}); its stderr above says why"
+                ))
+            }
+        }
     }
 
     /// The URL the server printed.
