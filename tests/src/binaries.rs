@@ -132,7 +132,14 @@ fn build() -> Result<PathBuf, String> {
         target.display()
     );
     let mut child = Command::new(cargo)
-        .args(["build", "-p", "strata-server", "-p", "strata-client", "--bins"])
+        .args([
+            "build",
+            "-p",
+            "strata-server",
+            "-p",
+            "strata-client",
+            "--bins",
+        ])
         .current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", &target)
         .spawn()

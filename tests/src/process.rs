@@ -125,7 +125,10 @@ pub fn run(program: &Path, args: &[&str], stdin: &str, timeout: Duration) -> Out
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{} {args:?} still running after {timeout:?}", program.display());
+            panic!(
+                "{} {args:?} still running after {timeout:?}",
+                program.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };

@@ -42,16 +42,28 @@ async fn bad_data_calls_are_refused_and_change_nothing() {
     let started = Instant::now();
 
     // Row keys.
-    invalid("empty row put", t.put(Put::new("").add("f", "q", "v")).await, "empty");
+    invalid(
+        "empty row put",
+        t.put(Put::new("").add("f", "q", "v")).await,
+        "empty",
+    );
     invalid("empty row get", t.get(Get::new("")).await, "empty");
     let long_row = Bytes::from(vec![b'r'; 40_000]);
     let put = Put::new(long_row.clone()).add("f", "q", "v");
     invalid("40 KB row put", t.put(put).await, "MAX_ROW_KEY_BYTES");
-    invalid("40 KB row get", t.get(Get::new(long_row)).await, "MAX_ROW_KEY_BYTES");
+    invalid(
+        "40 KB row get",
+        t.get(Get::new(long_row)).await,
+        "MAX_ROW_KEY_BYTES",
+    );
 
     // Unknown table and family.
     let missing = client.table("no_such_table");
-    not_found("unknown table get", missing.get(Get::new("a")).await, "no_such_table");
+    not_found(
+        "unknown table get",
+        missing.get(Get::new("a")).await,
+        "no_such_table",
+    );
     let put = Put::new("a").add("f", "q", "v");
     not_found("unknown table put", missing.put(put).await, "no_such_table");
     let scan = scan_rows(&missing, Scan::new()).await;
@@ -91,7 +103,11 @@ async fn bad_data_calls_are_refused_and_change_nothing() {
     // A counter that is not 8 bytes. The message is the engine's reason alone: the
     // client's Display adds "invalid argument: " once.
     let incr = t.increment("good", "f", "q", 1).await;
-    invalid("increment of a 1-byte value", incr.clone(), "8-byte counter");
+    invalid(
+        "increment of a 1-byte value",
+        incr.clone(),
+        "8-byte counter",
+    );
     let shown = incr.unwrap_err().to_string();
     assert_eq!(shown.matches("invalid argument").count(), 1, "{shown}");
     assert!(
@@ -124,14 +140,30 @@ async fn bad_admin_calls_are_refused_and_change_nothing() {
         "{result:?}"
     );
     let bad_family = TableDescriptor::new("u").family(FamilyDescriptor::new("a:b"));
-    invalid("family with ':'", admin.create_table(bad_family, vec![]).await, "a:b");
+    invalid(
+        "family with ':'",
+        admin.create_table(bad_family, vec![]).await,
+        "a:b",
+    );
     let no_family = TableDescriptor::new("u");
-    invalid("no family", admin.create_table(no_family, vec![]).await, "family");
+    invalid(
+        "no family",
+        admin.create_table(no_family, vec![]).await,
+        "family",
+    );
     let bad_name = TableDescriptor::new("bad name!").family(FamilyDescriptor::new("f"));
-    invalid("bad table name", admin.create_table(bad_name, vec![]).await, "bad name!");
+    invalid(
+        "bad table name",
+        admin.create_table(bad_name, vec![]).await,
+        "bad name!",
+    );
     let dup = vec![Bytes::from("k"), Bytes::from("k")];
     let dup_splits = TableDescriptor::new("u").family(FamilyDescriptor::new("f"));
-    invalid("repeated split key", admin.create_table(dup_splits, dup).await, "twice");
+    invalid(
+        "repeated split key",
+        admin.create_table(dup_splits, dup).await,
+        "twice",
+    );
 
     let result = admin.delete_table("t").await;
     assert!(
@@ -139,7 +171,11 @@ async fn bad_admin_calls_are_refused_and_change_nothing() {
         "dropping an enabled table: {result:?}"
     );
     not_found("drop unknown", admin.delete_table("nope").await, "nope");
-    not_found("describe unknown", admin.describe_table("nope").await, "nope");
+    not_found(
+        "describe unknown",
+        admin.describe_table("nope").await,
+        "nope",
+    );
 
     // A disabled table refuses data calls with a message saying so, not a retry loop,
     // also for a client that still has the table's location cached.
@@ -148,7 +184,10 @@ async fn bad_admin_calls_are_refused_and_change_nothing() {
     assert!(cached.get(Get::new("r")).await.unwrap().is_some());
     admin.disable_table("t").await.unwrap();
     let started = Instant::now();
-    for (who, table) in [("disabling client", &t), ("client with a cached location", &cached)] {
+    for (who, table) in [
+        ("disabling client", &t),
+        ("client with a cached location", &cached),
+    ] {
         let result = table.get(Get::new("r")).await;
         assert!(
             matches!(&result, Err(Error::FailedPrecondition(m)) if m.contains("disabled")),

@@ -82,8 +82,18 @@ async fn concurrent_increments_lose_no_update() {
     assert_eq!(zeta.counter("c", "n"), Some(2 * total));
 
     // Each increment returned a distinct new value: 1..=total, and 2, 4, ..., 2 * total.
-    let mut hits: Vec<i64> = returned.iter().flatten().copied().filter(|v| *v > 0).collect();
-    let mut twos: Vec<i64> = returned.iter().flatten().filter(|v| **v < 0).map(|v| -v).collect();
+    let mut hits: Vec<i64> = returned
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| *v > 0)
+        .collect();
+    let mut twos: Vec<i64> = returned
+        .iter()
+        .flatten()
+        .filter(|v| **v < 0)
+        .map(|v| -v)
+        .collect();
     hits.sort_unstable();
     twos.sort_unstable();
     assert_eq!(hits, (1..=total).collect::<Vec<_>>());
@@ -100,7 +110,13 @@ async fn concurrent_increments_lose_no_update() {
 async fn one_check_and_mutate_wins_each_race() {
     let server = TestServer::start().await;
     let admin = server.quick_client().await;
-    let t = create_table(&admin, "locks", vec![FamilyDescriptor::new("f")], &["lock2"]).await;
+    let t = create_table(
+        &admin,
+        "locks",
+        vec![FamilyDescriptor::new("f")],
+        &["lock2"],
+    )
+    .await;
     let clients = clients(&server).await;
 
     for round in 0..RACES {
@@ -135,7 +151,11 @@ async fn one_check_and_mutate_wins_each_race() {
                 let swap = CheckAndMutate::new(row.clone())
                     .if_equals("f", "owner", previous)
                     .then_put(Put::new(row).add("f", "owner", format!("next-{i}")));
-                client.table("locks").check_and_mutate(swap).await.expect("swap")
+                client
+                    .table("locks")
+                    .check_and_mutate(swap)
+                    .await
+                    .expect("swap")
             }
         })
         .await;

@@ -29,8 +29,13 @@ async fn start() -> (TestServer, Client) {
     let server =
         TestServer::start_with(|c| c.server.shutdown_timeout = Duration::from_millis(500)).await;
     let client = server.quick_client().await;
-    let t = create_table(&client, "moving", vec![FamilyDescriptor::new("f")], &["k010", "k020"])
-        .await;
+    let t = create_table(
+        &client,
+        "moving",
+        vec![FamilyDescriptor::new("f")],
+        &["k010", "k020"],
+    )
+    .await;
     let puts: Vec<Put> = (0..ROWS)
         .map(|i| Put::new(key(i)).add("f", "q", format!("v{i}")))
         .collect();
@@ -117,7 +122,10 @@ async fn a_scan_resumes_after_a_restart_without_repeats_or_gaps() {
             Some(row) => {
                 let row = row.expect("the scan resumes");
                 let i = seen.len();
-                assert_eq!(row.value("f", "q").unwrap()[..], vec![i as u8; WIDE_VALUE_BYTES]);
+                assert_eq!(
+                    row.value("f", "q").unwrap()[..],
+                    vec![i as u8; WIDE_VALUE_BYTES]
+                );
                 seen.push(text(&row.row));
             }
             None => break,

@@ -10,7 +10,9 @@ use strata_client::{CompareOp, Delete, Error, Filter, Get, Mutation, Put, Row, S
 use strata_tests::{TestServer, create_table, poll_until, scan_keys, scan_rows, text};
 
 fn timestamps(row: &Row, family: &str, qualifier: &str) -> Vec<u64> {
-    row.versions(family, qualifier).map(|c| c.timestamp).collect()
+    row.versions(family, qualifier)
+        .map(|c| c.timestamp)
+        .collect()
 }
 
 async fn get_row(table: &Table, get: Get) -> Row {
@@ -83,7 +85,9 @@ async fn delete_kinds_and_whole_rows() {
         .add_at("f", "b", 20, "b20")
         .add_at("g", "c", 10, "c10");
     t.put(put).await.unwrap();
-    t.put(Put::new("other").add("f", "a", "keep")).await.unwrap();
+    t.put(Put::new("other").add("f", "a", "keep"))
+        .await
+        .unwrap();
 
     // Delete::column: only the latest version of the column.
     t.delete(Delete::new("r").column("f", "a")).await.unwrap();
@@ -128,7 +132,10 @@ async fn ttl_expires_cells() {
     let t = create_table(&client, "ttl", families, &[]).await;
 
     // A cell stamped an hour ago is past the TTL from the start.
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let old = Put::new("old").add_at("short", "q", now_ms - 3_600_000, "stale");
     t.put(old).await.unwrap();
     assert_eq!(t.get(Get::new("old")).await.unwrap(), None);
@@ -141,13 +148,17 @@ async fn ttl_expires_cells() {
     let row = get_row(&t, Get::new("r")).await;
     assert_eq!(row.value("short", "q").unwrap(), "brief");
 
-    poll_until(Duration::from_secs(15), "the TTL to expire the cell", || {
-        let t = t.clone();
-        async move {
-            let row = t.get(Get::new("r")).await.unwrap()?;
-            row.value("short", "q").is_none().then_some(row)
-        }
-    })
+    poll_until(
+        Duration::from_secs(15),
+        "the TTL to expire the cell",
+        || {
+            let t = t.clone();
+            async move {
+                let row = t.get(Get::new("r")).await.unwrap()?;
+                row.value("short", "q").is_none().then_some(row)
+            }
+        },
+    )
     .await;
     let gone_after = written.elapsed();
     assert!(
@@ -156,7 +167,10 @@ async fn ttl_expires_cells() {
     );
     let row = get_row(&t, Get::new("r")).await;
     assert_eq!(row.value("forever", "q").unwrap(), "stays");
-    assert_eq!(scan_rows(&t, Scan::new().family("short")).await.unwrap(), []);
+    assert_eq!(
+        scan_rows(&t, Scan::new().family("short")).await.unwrap(),
+        []
+    );
     server.stop().await;
 }
 
@@ -203,10 +217,7 @@ async fn scans_stitch_regions_with_ranges_limits_and_prefixes() {
 
     // The limit is global across regions.
     let limited = Scan::new().start("e").limit(5);
-    assert_eq!(
-        scan_keys(&t, limited).await,
-        ["e1", "e2", "f1", "f2", "g1"]
-    );
+    assert_eq!(scan_keys(&t, limited).await, ["e1", "e2", "f1", "f2", "g1"]);
     assert_eq!(scan_keys(&t, Scan::new().limit(30)).await, keys[..30]);
     let limited_small_batches = Scan::new().start("l").limit(7).batch_rows(2);
     assert_eq!(
@@ -235,7 +246,13 @@ async fn scans_stitch_regions_with_ranges_limits_and_prefixes() {
 async fn filters_through_the_client() {
     let server = TestServer::start().await;
     let client = server.quick_client().await;
-    let t = create_table(&client, "people", vec![FamilyDescriptor::new("info")], &["g", "n"]).await;
+    let t = create_table(
+        &client,
+        "people",
+        vec![FamilyDescriptor::new("info")],
+        &["g", "n"],
+    )
+    .await;
     let people = [
         ("alice", Some("30"), "paris"),
         ("bob", Some("25"), "berlin"),
@@ -268,15 +285,19 @@ async fn filters_through_the_client() {
         assert_eq!(qualifiers, ["city", "country"], "{}", text(&row.row));
     }
 
-    let at_least_30 = || Filter::single_column_value("info", "age", CompareOp::GreaterOrEqual, "30");
+    let at_least_30 =
+        || Filter::single_column_value("info", "age", CompareOp::GreaterOrEqual, "30");
     // A row without the column passes unless filter_if_missing.
     assert_eq!(
         keys(at_least_30()).await,
         ["alice", "carol", "dave", "heidi", "oscar"]
     );
-    let strict = scan_rows(&t, Scan::new().filter(at_least_30().filter_if_missing(true)))
-        .await
-        .unwrap();
+    let strict = scan_rows(
+        &t,
+        Scan::new().filter(at_least_30().filter_if_missing(true)),
+    )
+    .await
+    .unwrap();
     let strict_keys: Vec<String> = strict.iter().map(|r| text(&r.row)).collect();
     assert_eq!(strict_keys, ["alice", "carol", "heidi", "oscar"]);
     assert_eq!(strict[0].cells.len(), 4, "the whole row comes back");
@@ -285,7 +306,12 @@ async fn filters_through_the_client() {
         .await
         .unwrap();
     assert_eq!(key_only.len(), people.len());
-    assert!(key_only.iter().flat_map(|r| &r.cells).all(|c| c.value.is_empty()));
+    assert!(
+        key_only
+            .iter()
+            .flat_map(|r| &r.cells)
+            .all(|c| c.value.is_empty())
+    );
 
     // PageFilter counts per region, as in HBase: 2 rows from each of the 3 regions.
     assert_eq!(
@@ -301,7 +327,11 @@ async fn filters_through_the_client() {
     let rows = scan_rows(&t, Scan::new().filter(and)).await.unwrap();
     let and_keys: Vec<String> = rows.iter().map(|r| text(&r.row)).collect();
     assert_eq!(and_keys, ["alice", "carol", "heidi", "oscar"]);
-    assert!(rows.iter().flat_map(|r| &r.cells).all(|c| c.value.is_empty()));
+    assert!(
+        rows.iter()
+            .flat_map(|r| &r.cells)
+            .all(|c| c.value.is_empty())
+    );
     let or = Filter::any([Filter::row_prefix("b"), Filter::row_prefix("o")]);
     assert_eq!(keys(or).await, ["bob", "oscar"]);
     // A prefix scan ANDs its own row-prefix filter with the one given.
@@ -315,7 +345,10 @@ async fn filters_through_the_client() {
     let row = get_row(&t, Get::new("bob").filter(Filter::column_prefix("n"))).await;
     assert_eq!(row.cells.len(), 1);
     let too_young = Filter::single_column_value("info", "age", CompareOp::Greater, "40");
-    assert_eq!(t.get(Get::new("bob").filter(too_young)).await.unwrap(), None);
+    assert_eq!(
+        t.get(Get::new("bob").filter(too_young)).await.unwrap(),
+        None
+    );
     server.stop().await;
 }
 
@@ -374,10 +407,16 @@ async fn multi_get_across_regions() {
             expect("a2")
         ]
     );
-    assert_eq!(t.multi_get(Vec::new()).await.unwrap(), Vec::<Option<Row>>::new());
+    assert_eq!(
+        t.multi_get(Vec::new()).await.unwrap(),
+        Vec::<Option<Row>>::new()
+    );
     let bad = t
         .multi_get(vec![Get::new("a1"), Get::new("p1").family("nope")])
         .await;
-    assert!(matches!(bad, Err(Error::NotFound(ref m)) if m.contains("nope")), "{bad:?}");
+    assert!(
+        matches!(bad, Err(Error::NotFound(ref m)) if m.contains("nope")),
+        "{bad:?}"
+    );
     server.stop().await;
 }

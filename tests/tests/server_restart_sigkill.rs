@@ -62,7 +62,9 @@ async fn acknowledged_writes_survive_sigkill_and_restart() {
         result.expect("batched put acknowledged");
     }
     for _ in 0..7 {
-        t.increment("counter", "c", "n", 6).await.expect("increment");
+        t.increment("counter", "c", "n", 6)
+            .await
+            .expect("increment");
     }
     for i in (3..SINGLE_PUTS).step_by(10) {
         t.delete(Delete::new(format!("row{i:04}")))
@@ -71,17 +73,26 @@ async fn acknowledged_writes_survive_sigkill_and_restart() {
     }
 
     server.kill(); // SIGKILL: nothing flushed, the WAL is all there is
-    let server = poll_until(Duration::from_secs(30), "a restart on the same port", || {
-        let (root, listen) = (dir.path().to_path_buf(), listen.clone());
-        async move { ServerProcess::try_spawn(&root, &listen).ok() }
-    })
+    let server = poll_until(
+        Duration::from_secs(30),
+        "a restart on the same port",
+        || {
+            let (root, listen) = (dir.path().to_path_buf(), listen.clone());
+            async move { ServerProcess::try_spawn(&root, &listen).ok() }
+        },
+    )
     .await;
     assert_eq!(server.listen_addr(), listen);
 
     let fresh = connect(server.url()).await;
-    for (who, client) in [("fresh client", &fresh), ("client from before the crash", &old_client)] {
+    for (who, client) in [
+        ("fresh client", &fresh),
+        ("client from before the crash", &old_client),
+    ] {
         let t = client.table("durable");
-        let rows = scan_rows(&t, Scan::new()).await.expect("scan after restart");
+        let rows = scan_rows(&t, Scan::new())
+            .await
+            .expect("scan after restart");
         let got: Vec<(String, String)> = rows
             .iter()
             .map(|r| {
@@ -98,8 +109,14 @@ async fn acknowledged_writes_survive_sigkill_and_restart() {
     }
     // The restarted server takes new writes as usual.
     let t = old_client.table("durable");
-    t.put(Put::new("row0013").add("f", "q", "again")).await.unwrap();
-    let row = fresh.table("durable").get(Get::new("row0013")).await.unwrap();
+    t.put(Put::new("row0013").add("f", "q", "again"))
+        .await
+        .unwrap();
+    let row = fresh
+        .table("durable")
+        .get(Get::new("row0013"))
+        .await
+        .unwrap();
     assert_eq!(row.unwrap().value("f", "q").unwrap(), "again");
     drop(server); // SIGKILL again; the temp dir goes next
 }

@@ -22,7 +22,12 @@ async fn strata(url: &str, args: &[&str], stdin: &str) -> Output {
     let stdin = stdin.to_string();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = all.iter().map(String::as_str).collect();
-        process::run(&binaries::path(binaries::SHELL), &args, &stdin, SHELL_TIMEOUT)
+        process::run(
+            &binaries::path(binaries::SHELL),
+            &args,
+            &stdin,
+            SHELL_TIMEOUT,
+        )
     })
     .await
     .expect("shell run")
@@ -69,7 +74,10 @@ async fn script_on_stdin_prints_rows_and_counts() {
     assert!(out.status.success(), "{out:?}");
     assert!(!text.contains("ERROR"), "{text}");
 
-    assert!(text.contains("Created table shop with 3 region(s)"), "{text}");
+    assert!(
+        text.contains("Created table shop with 3 region(s)"),
+        "{text}"
+    );
     assert!(text.contains("TABLE\nshop\n1 row(s)"), "{text}");
     assert!(text.contains("Table shop is ENABLED"), "{text}");
     assert!(text.contains("{NAME => 'f', VERSIONS => '2',"), "{text}");
@@ -92,11 +100,22 @@ async fn script_on_stdin_prints_rows_and_counts() {
     // The first scan (STARTROW 'b', LIMIT 2) crosses the 'h' and 'p' splits: kiwi and
     // pear. The second one, after the deletes, lists every row left.
     let kiwi = cell_lines(text, "kiwi");
-    assert_eq!(kiwi.len(), 3, "kiwi twice with two cells, then once: {text}");
+    assert_eq!(
+        kiwi.len(),
+        3,
+        "kiwi twice with two cells, then once: {text}"
+    );
     assert!(kiwi[0].contains("column=f:price,") && kiwi[0].ends_with("value=5"));
     assert!(kiwi[1].contains("column=g:origin,") && kiwi[1].ends_with("value=nz"));
-    assert!(kiwi[2].contains("column=f:price,"), "g:origin deleted: {text}");
-    assert_eq!(cell_lines(text, "pear").len(), 1, "pear only before deleteall");
+    assert!(
+        kiwi[2].contains("column=f:price,"),
+        "g:origin deleted: {text}"
+    );
+    assert_eq!(
+        cell_lines(text, "pear").len(),
+        1,
+        "pear only before deleteall"
+    );
     let zucchini = cell_lines(text, "zucchini");
     assert_eq!(zucchini.len(), 1);
     assert!(zucchini[0].ends_with(r"value=\x01\xFF"), "{text}");
@@ -111,7 +130,9 @@ async fn script_on_stdin_prints_rows_and_counts() {
     let counts: Vec<&str> = text.lines().filter(|l| l.ends_with(" row(s)")).collect();
     assert_eq!(
         counts,
-        ["1 row(s)", "1 row(s)", "2 row(s)", "4 row(s)", "4 row(s)", "0 row(s)"],
+        [
+            "1 row(s)", "1 row(s)", "2 row(s)", "4 row(s)", "4 row(s)", "0 row(s)"
+        ],
         "{text}"
     );
     assert!(text.contains("Disabled table shop\n") && text.contains("Dropped table shop\n"));
@@ -126,7 +147,8 @@ async fn failing_command_stops_with_n_and_exit_status_1() {
     let server = TestServer::start().await;
     let client = server.quick_client().await;
     let t = create_table(&client, "t", vec![FamilyDescriptor::new("f")], &[]).await;
-    let script = "put 't', 'r1', 'f:q', 'v'\nput 't', 'r2', 'nope:q', 'v'\nput 't', 'r3', 'f:q', 'v'\n";
+    let script =
+        "put 't', 'r1', 'f:q', 'v'\nput 't', 'r2', 'nope:q', 'v'\nput 't', 'r3', 'f:q', 'v'\n";
 
     let out = strata(server.url(), &["shell", "-n"], script).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -157,10 +179,17 @@ async fn json_exec_prints_parsable_documents() {
     let client = server.quick_client().await;
     let t = create_table(&client, "j", vec![FamilyDescriptor::new("f")], &["m"]).await;
     for (row, value) in [("a", &b"1"[..]), ("k", b"\xff"), ("q", b"3"), ("z", b"4")] {
-        t.put(Put::new(row).add("f", "q", value.to_vec())).await.unwrap();
+        t.put(Put::new(row).add("f", "q", value.to_vec()))
+            .await
+            .unwrap();
     }
 
-    let out = strata(server.url(), &["--json", "exec", "scan 'j', {LIMIT => 3}"], "").await;
+    let out = strata(
+        server.url(),
+        &["--json", "exec", "scan 'j', {LIMIT => 3}"],
+        "",
+    )
+    .await;
     assert!(out.status.success(), "{out:?}");
     let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one document");
     assert_eq!(doc["count"], 3);
@@ -187,6 +216,11 @@ async fn json_exec_prints_parsable_documents() {
     assert_eq!(docs[1]["row"], "z");
     assert_eq!(docs[1]["cells"][0]["value"], "4");
     assert_eq!(docs[2]["error"]["kind"], "not_found");
-    assert!(docs[2]["error"]["message"].as_str().unwrap().contains("nope"));
+    assert!(
+        docs[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope")
+    );
     server.stop().await;
 }
