@@ -16,6 +16,7 @@
 //! lock of its own target directory until the tests end: building there would wait for
 //! ever. Cargo's lock on `e2e-bins` serialises test processes building at once.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -127,7 +128,10 @@ fn build() -> Result<PathBuf, String> {
         .unwrap_or_else(|| workspace_root().join("target"));
     let target = target.join("e2e-bins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!(
+    // Straight to stderr: the test harness captures `eprintln!`, and a build of minutes
+    // should not look like a hang.
+    let _ = writeln!(
+        std::io::stderr(),
         "strata-tests: building strata-server and strata into {} (missing or older than the sources)",
         target.display()
     );
