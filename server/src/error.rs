@@ -23,9 +23,10 @@ use tonic::{Code, Status};
 /// Maps a storage error to the status a client sees.
 pub fn storage_status(e: &Error) -> Status {
     match e {
-        Error::InvalidArgument(_) | Error::LimitExceeded { .. } => {
-            Status::invalid_argument(e.to_string())
-        }
+        // The code already says "invalid argument"; the message is the engine's reason
+        // alone, so clients that print "invalid argument: {message}" do not repeat it.
+        Error::InvalidArgument(reason) => Status::invalid_argument(reason.clone()),
+        Error::LimitExceeded { .. } => Status::invalid_argument(e.to_string()),
         Error::UnknownFamily { .. } => Status::not_found(e.to_string()),
         Error::RowOutOfRange { region, .. } => {
             let (table, region_id) = region.split_once('/').unwrap_or((region, ""));
