@@ -12,9 +12,14 @@
 //!   leaves L0 and L1 uncompressed), `filter_policy(FilterPolicy::all(Bloom(BitsPerKey)))`
 //!   (its default uses 0.0001 fp on L0), `with_kv_separation(None)` (blob files off);
 //!   everything else default (leveled compaction, worker threads = min(cores, 4)).
+//!
+//! A major compaction is `Keyspace::major_compact()` (public but `#[doc(hidden)]` in
+//! 3.1: everything into the last level, 64 MB tables). fjall has no compaction rate
+//! limit and no byte counters, so [`KvStore::disk_writes`] is `None` (kvbench still
+//! reports the process's `write()` bytes).
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use fjall::config::{
@@ -22,7 +27,7 @@ use fjall::config::{
 };
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use crate::kv::{CompressionMode, KvStore, StoreConfig, WalMode, wait_until};
+use crate::kv::{CompressionMode, KvHandle, KvStore, StoreConfig, WalMode, wait_until};
 
 /// fjall behind [`KvStore`].
 pub struct FjallStore {
@@ -30,6 +35,38 @@ pub struct FjallStore {
     keyspace: Keyspace,
     wal: WalMode,
     desc: String,
+}
+
+/// Another thread's access to the keyspace.
+struct FjallHandle {
+    db: Database,
+    keyspace: Keyspace,
+    wal: WalMode,
+}
+
+/// Inserts, persisting after the write for `--wal fsync`.
+fn insert(db: &Database, ks: &Keyspace, wal: WalMode, key: &[u8], value: &[u8]) -> Result<()> {
+    ks.insert(key, value)?;
+    if wal == WalMode::Fsync {
+        db.persist(PersistMode::SyncData)?;
+    }
+    Ok(())
+}
+
+impl KvHandle for FjallHandle {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        insert(&self.db, &self.keyspace, self.wal, key, value)
+    }
+
+    fn compact_major(&mut self) -> Result<String> {
+        let started = Instant::now();
+        self.keyspace.major_compact()?;
+        Ok(format!(
+            "Keyspace::major_compact: {} ms, {} tables after",
+            started.elapsed().as_millis(),
+            self.keyspace.table_count()
+        ))
+    }
 }
 
 impl FjallStore {
@@ -87,11 +124,7 @@ impl KvStore for FjallStore {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.keyspace.insert(key, value)?;
-        if self.wal == WalMode::Fsync {
-            self.db.persist(PersistMode::SyncData)?;
-        }
-        Ok(())
+        insert(&self.db, &self.keyspace, self.wal, key, value)
     }
 
     fn get(&mut self, key: &[u8]) -> Result<Option<usize>> {
@@ -126,5 +159,13 @@ impl KvStore for FjallStore {
             self.keyspace.l0_table_count(),
             self.keyspace.disk_space()
         ))
+    }
+
+    fn handle(&self) -> Option<Box<dyn KvHandle>> {
+        Some(Box::new(FjallHandle {
+            db: self.db.clone(),
+            keyspace: self.keyspace.clone(),
+            wal: self.wal,
+        }))
     }
 }

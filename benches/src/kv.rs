@@ -3,7 +3,8 @@
 //! Each engine adapter (`strata_kv`, and behind cargo features `fjall_kv` and
 //! `rocksdb_kv`) maps [`StoreConfig`] onto its own options as closely as its knobs allow;
 //! the mapping is printed at open ([`KvStore::describe`]) and documented in
-//! `benches/README.md`. One thread drives a store at a time.
+//! `benches/README.md`. One thread drives a store; the concurrent benchmarks
+//! (`readwhilewriting`, `readwhilecompacting`) give a second thread a [`KvHandle`].
 
 use std::path::Path;
 
@@ -47,6 +48,52 @@ pub struct StoreConfig {
     pub bloom_bits_per_key: f64,
     /// Write durability.
     pub wal: WalMode,
+    /// Strata's `server.memory_limit` (None: the engine default, 2 GiB).
+    pub memory_limit_bytes: Option<u64>,
+    /// Strata's `memstore.stall_timeout` (None: the engine default, 10 s).
+    pub stall_timeout: Option<std::time::Duration>,
+    /// Compaction IO budget in bytes per second, 0 = unlimited (Strata
+    /// `compaction.max_bytes_per_sec`, read + written; RocksDB's rate limiter, written
+    /// bytes of flushes and compactions; fjall has none).
+    pub compaction_bytes_per_sec: u64,
+}
+
+/// Bytes an engine wrote to disk since the store was opened, from its own counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DiskWrites {
+    /// Write-ahead log / journal.
+    pub wal: u64,
+    /// SSTables written by flushes.
+    pub flush: u64,
+    /// SSTables written by compactions.
+    pub compaction: u64,
+}
+
+impl DiskWrites {
+    /// All three together.
+    pub fn total(&self) -> u64 {
+        self.wal + self.flush + self.compaction
+    }
+
+    /// `self - earlier`, per field.
+    pub fn since(&self, earlier: &DiskWrites) -> DiskWrites {
+        DiskWrites {
+            wal: self.wal.saturating_sub(earlier.wal),
+            flush: self.flush.saturating_sub(earlier.flush),
+            compaction: self.compaction.saturating_sub(earlier.compaction),
+        }
+    }
+}
+
+/// What a second thread may do to a store while the benchmark thread uses it.
+pub trait KvHandle: Send {
+    /// As [`KvStore::put`].
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Compacts everything into the last level and waits for it (Strata
+    /// `Region::compact(Major)`, RocksDB `compact_range` forcing the bottommost level,
+    /// fjall `Keyspace::major_compact`). Returns a short summary.
+    fn compact_major(&mut self) -> Result<String>;
 }
 
 impl StoreConfig {
@@ -88,6 +135,16 @@ pub trait KvStore {
 
     /// Engine counters worth printing after a benchmark, if any (cumulative).
     fn counters(&self) -> Option<String> {
+        None
+    }
+
+    /// A handle for another thread (writer or compactor), if the adapter has one.
+    fn handle(&self) -> Option<Box<dyn KvHandle>> {
+        None
+    }
+
+    /// Bytes written to disk since open, by kind, if the engine counts them.
+    fn disk_writes(&self) -> Option<DiskWrites> {
         None
     }
 }

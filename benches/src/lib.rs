@@ -7,14 +7,18 @@
 //!   against those engines with matching settings.
 //!
 //! The library holds kvbench's parts: deterministic keys and values ([`keys`]), latency
-//! recording ([`report`]), the engine interface ([`kv`]), one adapter per engine and the
-//! benchmarks themselves ([`workload`]); and the micro-benchmarks' [`fixtures`]. Figures and how to reproduce them are in
+//! recording ([`report`]), memory and write accounting ([`resources`]), the engine
+//! interface ([`kv`]), one adapter per engine and the benchmarks themselves
+//! ([`workload`], and [`concurrent`] for those with a second thread); and the
+//! micro-benchmarks' [`fixtures`]. Figures and how to reproduce them are in
 //! `benches/README.md`. Benchmarks report numbers; they assert nothing about speed.
 
+pub mod concurrent;
 pub mod fixtures;
 pub mod keys;
 pub mod kv;
 pub mod report;
+pub mod resources;
 pub mod strata_kv;
 pub mod workload;
 

@@ -3,13 +3,17 @@
 //! A [`Recorder`] times one benchmark: the wall clock over the whole run and, per
 //! operation, a latency in nanoseconds kept in an HDR histogram (3 significant digits,
 //! 1 ns to 100 s). [`BenchResult`] prints as
-//! `name : X micros/op; Y ops/sec; p50 A p99 B p999 C micros` and serializes to JSON.
+//! `name : X micros/op; Y ops/sec; p50 A p99 B p999 C micros` and serializes to JSON,
+//! with the benchmark's peak memory and, after writes, its write amplification
+//! ([`crate::resources`]).
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use crate::resources::{RssSummary, WriteAmp};
 
 /// Largest latency the histogram tracks (longer ones are clamped to it).
 const MAX_LATENCY_NANOS: u64 = 100_000_000_000;
@@ -61,6 +65,8 @@ impl Recorder {
             p999_micros: micros(0.999),
             max_micros: self.hist.max() as f64 / 1000.0,
             note: String::new(),
+            rss: None,
+            write_amp: None,
         }
     }
 }
@@ -90,6 +96,12 @@ pub struct BenchResult {
     pub max_micros: f64,
     /// Free text: found counts, rows/s, engine counters.
     pub note: String,
+    /// Peak memory while the benchmark (and its untimed flush and wait) ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss: Option<RssSummary>,
+    /// After a write benchmark: bytes written since the store was opened / user bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_amp: Option<WriteAmp>,
 }
 
 impl fmt::Display for BenchResult {

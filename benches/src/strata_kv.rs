@@ -1,24 +1,33 @@
 //! kvbench's Strata adapter: one [`Engine`], one region covering the whole table, one
 //! family `f`; the value lives in qualifier `v`.
 //!
-//! Mapping of [`StoreConfig`]: `block_cache_size_bytes` = cache size,
-//! `memstore_flush_size_bytes` = write buffer size, family `compression`,
+//! Mapping of [`StoreConfig`]: `block_cache.size` = cache size, `memstore.flush_size` =
+//! write buffer size, `server.memory_limit` and `memstore.stall_timeout` when given,
+//! `compaction.max_bytes_per_sec` = the compaction IO budget, family `compression`,
 //! `block_size_bytes`, `bloom = Row` with `bloom_fp_rate` from the bits per key
-//! ([`StoreConfig::bloom_fp_rate`]), `default_durability` from the WAL mode. A get reads
-//! the whole row (`Get::new(row)`); a scan is a `Scan` with start and limit, drained with
-//! `Scanner::next_batch`.
+//! ([`StoreConfig::bloom_fp_rate`]), `wal.durability` from the WAL mode; other
+//! compaction options stay at their defaults (minor compaction of 3+ files after a
+//! flush; the scheduled major is days away, so majors only run when a benchmark asks).
+//! A get reads the whole row (`Get::new(row)`); a scan is a `Scan` with start and limit,
+//! drained with `Scanner::next_batch`.
+//!
+//! A write refused with the retryable `Error::WriteStall` (memory pressure past
+//! `memstore.stall_timeout`) is retried after [`STALL_BACKOFF`] and counted
+//! (`put_retries` in the counters), as a client would.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use strata_storage::{
-    BloomType, ByteSize, Compression, Durability, Engine, EngineOptions, FamilyOptions, Get,
-    Region, RegionDescriptor, RowMutation, Scan,
+    BloomType, ByteSize, CompactionKind, Compression, Durability, Engine, EngineOptions,
+    FamilyOptions, Get, Region, RegionDescriptor, RowMutation, Scan,
 };
 
-use crate::kv::{CompressionMode, KvStore, StoreConfig, WalMode};
+use crate::kv::{CompressionMode, DiskWrites, KvHandle, KvStore, StoreConfig, WalMode, wait_until};
 
 /// Family of the benchmark table.
 const FAMILY: &[u8] = b"f";
@@ -28,12 +37,68 @@ const QUALIFIER: &[u8] = b"v";
 const SCAN_BATCH_ROWS: usize = 10_000;
 /// Bytes asked for per scanner batch (the engine caps it at 4 MiB).
 const SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Pause before retrying a write refused with `WriteStall`.
+pub const STALL_BACKOFF: Duration = Duration::from_millis(10);
+/// One write is given up after retrying this long.
+const STALL_GIVE_UP: Duration = Duration::from_secs(120);
+/// Consecutive idle polls of the compaction pool (20 ms apart) that count as settled:
+/// a job just taken from the queue is briefly neither queued nor running.
+const IDLE_POLLS: u32 = 3;
 
 /// Strata behind [`KvStore`].
 pub struct StrataStore {
     engine: Engine,
     region: Arc<Region>,
     desc: String,
+    put_retries: Arc<AtomicU64>,
+}
+
+/// Puts `value` under `key`, retrying `WriteStall` after [`STALL_BACKOFF`].
+fn put_retrying(region: &Region, retries: &AtomicU64, key: &[u8], value: &[u8]) -> Result<()> {
+    let m = RowMutation::new(Bytes::copy_from_slice(key)).put(
+        Bytes::from_static(FAMILY),
+        Bytes::from_static(QUALIFIER),
+        Bytes::copy_from_slice(value),
+    );
+    let mut give_up = None;
+    loop {
+        match region.mutate(&m, None) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_retryable() => {
+                let until = *give_up.get_or_insert_with(|| Instant::now() + STALL_GIVE_UP);
+                if Instant::now() > until {
+                    return Err(e).context(format!("still stalled after {STALL_GIVE_UP:?}"));
+                }
+                retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(STALL_BACKOFF);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Another thread's access to the region.
+struct StrataHandle {
+    region: Arc<Region>,
+    put_retries: Arc<AtomicU64>,
+}
+
+impl KvHandle for StrataHandle {
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        put_retrying(&self.region, &self.put_retries, key, value)
+    }
+
+    fn compact_major(&mut self) -> Result<String> {
+        let r = self.region.compact(CompactionKind::Major)?;
+        let inputs: usize = r.stores.iter().map(|s| s.input_files).sum();
+        let outputs = r.stores.iter().filter(|s| s.output_entries > 0).count();
+        Ok(format!(
+            "Region::compact(Major): {inputs} files -> {outputs}, {:.1} MB read, {:.1} MB written, {} ms",
+            r.bytes_read() as f64 / 1e6,
+            r.bytes_written() as f64 / 1e6,
+            r.duration_ms
+        ))
+    }
 }
 
 /// The Strata durability level of a WAL mode.
@@ -53,6 +118,13 @@ impl StrataStore {
         opts.block_cache.size = ByteSize(cfg.cache_size_bytes);
         opts.memstore.flush_size = ByteSize(cfg.write_buffer_size_bytes);
         opts.wal.durability = durability(cfg.wal);
+        if let Some(limit) = cfg.memory_limit_bytes {
+            opts.server.memory_limit = ByteSize(limit);
+        }
+        if let Some(t) = cfg.stall_timeout {
+            opts.memstore.stall_timeout = t;
+        }
+        opts.compaction.max_bytes_per_sec = ByteSize(cfg.compaction_bytes_per_sec);
         let family = FamilyOptions {
             compression: match cfg.compression {
                 CompressionMode::Lz4 => Compression::Lz4,
@@ -64,12 +136,23 @@ impl StrataStore {
             ..FamilyOptions::new("f")
         };
         let desc = format!(
-            "EngineOptions {{ block_cache.size: {}, memstore.flush_size: {}, wal.durability: {:?}, flush_threads: {}, compaction: defaults (min_files 3, ratio 1.2) }}, \
+            "EngineOptions {{ server.memory_limit: {}, block_cache.size: {}, memstore.flush_size: {} (global_high {}, global_low {}, \
+             stall_timeout {:?}), wal.durability: {:?}, flush_threads: {}, compaction: {{ min_files {}, ratio {}, threads {}, \
+             max_bytes_per_sec {}, major_period {:?} }} }}, \
              family f {{ compression: {:?}, block_size_bytes: {}, bloom: Row, bloom_fp_rate: {:.4} }}",
+            opts.server.memory_limit,
             opts.block_cache.size,
             opts.memstore.flush_size,
+            ByteSize(opts.global_high_bytes()),
+            ByteSize(opts.global_low_bytes()),
+            opts.memstore.stall_timeout,
             opts.wal.durability,
             opts.flush_threads,
+            opts.compaction.min_files,
+            opts.compaction.ratio,
+            opts.compaction.threads,
+            opts.compaction.max_bytes_per_sec,
+            opts.compaction.major_period,
             family.compression,
             family.block_size_bytes,
             family.bloom_fp_rate
@@ -83,6 +166,7 @@ impl StrataStore {
             engine,
             region,
             desc,
+            put_retries: Arc::new(AtomicU64::new(0)),
         })
     }
 }
@@ -97,13 +181,7 @@ impl KvStore for StrataStore {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let m = RowMutation::new(Bytes::copy_from_slice(key)).put(
-            Bytes::from_static(FAMILY),
-            Bytes::from_static(QUALIFIER),
-            Bytes::copy_from_slice(value),
-        );
-        self.region.mutate(&m, None)?;
-        Ok(())
+        put_retrying(&self.region, &self.put_retries, key, value)
     }
 
     fn get(&mut self, key: &[u8]) -> Result<Option<usize>> {
@@ -139,20 +217,40 @@ impl KvStore for StrataStore {
 
     fn flush_and_settle(&mut self) -> Result<String> {
         self.region.flush()?;
+        // A flush queues a minor compaction when a store reaches compaction.min_files.
+        let mut idle = 0;
+        wait_until("Strata compactions", Duration::from_secs(600), || {
+            let c = self.engine.compaction_stats();
+            idle = if c.queued == 0 && c.running == 0 {
+                idle + 1
+            } else {
+                0
+            };
+            Ok(idle >= IDLE_POLLS)
+        })?;
         let st = self.region.status();
+        let c = self.engine.compaction_stats();
         Ok(format!(
-            "{} sstables, {} bytes, {} entries (Strata has no compaction yet)",
+            "{} sstables, {} bytes, {} entries; background compactions since open: {} done, {} failed \
+             (all compactions: {:.1} MB read, {:.1} MB written)",
             st.store_files.values().sum::<usize>(),
             st.store_file_bytes,
-            st.store_file_entries
+            st.store_file_entries,
+            c.completed,
+            c.failed,
+            c.bytes_read as f64 / 1e6,
+            c.bytes_written as f64 / 1e6
         ))
     }
 
     fn counters(&self) -> Option<String> {
         let s = self.engine.stats();
         let c = self.engine.block_cache_stats();
+        let m = self.engine.memory_stats();
+        let k = self.engine.compaction_stats();
         Some(format!(
-            "bloom_checks {} bloom_useful {} bloom_fp {} blocks_read {} cache_hits {} cache_misses {} cache_bytes {} flushes {} wal_syncs {}",
+            "bloom_checks {} bloom_useful {} bloom_fp {} blocks_read {} cache_hits {} cache_misses {} cache_bytes {} \
+             flushes {} wal_syncs {} compactions {} write_stalls {} stall_ms {} stall_rejections {} put_retries {}",
             s.bloom_checks,
             s.bloom_useful,
             s.bloom_false_positives,
@@ -161,8 +259,29 @@ impl KvStore for StrataStore {
             c.misses,
             c.size_bytes,
             s.flushes,
-            s.wal_syncs
+            s.wal_syncs,
+            k.completed,
+            m.stalls,
+            m.stall_micros / 1000,
+            m.stall_rejections,
+            self.put_retries.load(Ordering::Relaxed)
         ))
+    }
+
+    fn handle(&self) -> Option<Box<dyn KvHandle>> {
+        Some(Box::new(StrataHandle {
+            region: self.region.clone(),
+            put_retries: self.put_retries.clone(),
+        }))
+    }
+
+    fn disk_writes(&self) -> Option<DiskWrites> {
+        let s = self.engine.stats();
+        Some(DiskWrites {
+            wal: s.wal_bytes,
+            flush: s.flush_bytes,
+            compaction: self.engine.compaction_stats().bytes_written,
+        })
     }
 }
 

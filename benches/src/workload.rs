@@ -3,9 +3,16 @@
 //! - `fillseq`, `fillrandom`: a fresh store in a new directory; `num` puts in key order,
 //!   or every key once in a random order (a shuffled permutation: unlike db_bench, which
 //!   draws with replacement, so later reads always find their key).
-//! - `overwrite`: `num` puts of uniformly random existing keys into the current store.
-//! - After every write benchmark the store flushes its memstores/memtables and waits for
-//!   background work ([`KvStore::flush_and_settle`]), untimed, so reads hit files.
+//! - `overwrite`: `num` puts of uniformly random existing keys into the current store
+//!   (db_bench's meaning: drawn with replacement, so some keys are hit twice, ~37% never).
+//! - `readwhilewriting`, `readwhilecompacting`: reads while a second thread writes or
+//!   runs a major compaction (see [`crate::concurrent`]).
+//! - After every write benchmark (the fills, `overwrite`, `readwhilewriting`) the store
+//!   flushes its memstores/memtables and waits for background flushes and compactions
+//!   ([`KvStore::flush_and_settle`]), untimed, so reads hit files; then kvbench prints
+//!   the write amplification since the store was opened ([`WriteAmp`]).
+//! - Around every benchmark, its flush and wait included, resident memory is sampled
+//!   ([`RssSampler`]) and the peak printed.
 //! - `readrandom`: `reads` gets of uniformly random existing keys.
 //! - `readmissing`: `reads` gets of absent keys inside the key range (an existing key
 //!   with `.` appended, as db_bench does): the absent-key get, answered by bloom filters.
@@ -22,15 +29,19 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::concurrent;
 use crate::keys::{KeyFormat, SplitMix64, ValuePool};
 use crate::kv::{KvStore, StoreConfig, open_store};
 use crate::report::{BenchResult, Recorder};
+use crate::resources::{RssSampler, WriteAmp, syscall_write_bytes};
 
 /// Benchmark names, in the order db_bench users expect.
 pub const BENCHMARKS: &[&str] = &[
     "fillseq",
     "fillrandom",
     "overwrite",
+    "readwhilewriting",
+    "readwhilecompacting",
     "readrandom",
     "readmissing",
     "seekrandom",
@@ -62,7 +73,8 @@ pub struct Workload {
 }
 
 impl Workload {
-    fn rng(&self, bench: &str) -> SplitMix64 {
+    /// The random stream of benchmark (or thread) `bench`.
+    pub fn rng(&self, bench: &str) -> SplitMix64 {
         let salt = bench
             .bytes()
             .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
@@ -78,6 +90,10 @@ pub struct Runner {
     root: PathBuf,
     store: Option<Box<dyn KvStore>>,
     dir: Option<tempfile::TempDir>,
+    /// Key + value bytes put since the store was opened.
+    user_bytes: u64,
+    /// The process's `write()` bytes just before the store was opened.
+    syscall_bytes_at_open: Option<u64>,
 }
 
 impl Runner {
@@ -90,15 +106,23 @@ impl Runner {
             root: root.to_path_buf(),
             store: None,
             dir: None,
+            user_bytes: 0,
+            syscall_bytes_at_open: None,
         }
     }
 
     /// Runs one benchmark by name.
     pub fn run(&mut self, bench: &str) -> Result<BenchResult> {
+        let sampler = RssSampler::start();
         let mut result = match bench {
             "fillseq" => self.fill(bench, false)?,
             "fillrandom" => self.fill(bench, true)?,
             "overwrite" => self.overwrite()?,
+            "readwhilewriting" => self.read_while_writing()?,
+            "readwhilecompacting" => {
+                let work = self.work.clone();
+                concurrent::read_while_compacting(self.store()?, &work)?
+            }
             "readrandom" => self.read(bench, false)?,
             "readmissing" => self.read(bench, true)?,
             "seekrandom" => self.seek()?,
@@ -112,6 +136,49 @@ impl Runner {
         if let Some(c) = self.store.as_ref().and_then(|s| s.counters()) {
             result.note = format!("{} [{c}]", result.note).trim().to_string();
         }
+        result.rss = sampler.finish();
+        match &result.rss {
+            Some(rss) => {
+                // The memory limit is Strata's option; peers only get their peak printed.
+                let limit = self
+                    .cfg
+                    .memory_limit_bytes
+                    .filter(|_| self.engine == "strata");
+                println!("# {}: {bench}: {}", self.engine, rss.line(limit));
+            }
+            None => println!("# {}: {bench}: RSS n/a (no /proc)", self.engine),
+        }
+        Ok(result)
+    }
+
+    /// Flushes and waits (untimed), then returns the write amplification so far.
+    fn settle(&mut self, bench: &str) -> Result<WriteAmp> {
+        let user_bytes = self.user_bytes;
+        let at_open = self.syscall_bytes_at_open;
+        let store = self.store()?;
+        let t = Instant::now();
+        let summary = store.flush_and_settle()?;
+        println!(
+            "# {}: flushed and waited for background work after {bench} in {:.2} s (untimed): {summary}",
+            store.name(),
+            t.elapsed().as_secs_f64()
+        );
+        let amp = WriteAmp {
+            user_bytes,
+            engine: store.disk_writes(),
+            syscall_bytes: syscall_write_bytes()
+                .zip(at_open)
+                .map(|(now, then)| now.saturating_sub(then)),
+        };
+        println!("# {}: after {bench}: {amp}", store.name());
+        Ok(amp)
+    }
+
+    fn read_while_writing(&mut self) -> Result<BenchResult> {
+        let work = self.work.clone();
+        let (mut result, puts) = concurrent::read_while_writing(self.store()?, &work)?;
+        self.user_bytes += puts * (work.keys.key_size() + work.value_size) as u64;
+        result.write_amp = Some(self.settle("readwhilewriting")?);
         Ok(result)
     }
 
@@ -125,6 +192,8 @@ impl Runner {
     fn fill(&mut self, bench: &str, random: bool) -> Result<BenchResult> {
         self.store = None;
         self.dir = None;
+        self.user_bytes = 0;
+        self.syscall_bytes_at_open = syscall_write_bytes();
         let dir = tempfile::Builder::new()
             .prefix(&format!("kvbench-{}-", self.engine))
             .tempdir_in(&self.root)
@@ -168,14 +237,9 @@ impl Runner {
             store.put(&key, value)?;
             rec.record(t.elapsed());
         }
-        let result = rec.finish(store.name(), bench, order.len() as u64);
-        let t = Instant::now();
-        let summary = store.flush_and_settle()?;
-        println!(
-            "# {}: flushed and waited for background work after {bench} in {:.2} s (untimed): {summary}",
-            store.name(),
-            t.elapsed().as_secs_f64()
-        );
+        let mut result = rec.finish(store.name(), bench, order.len() as u64);
+        self.user_bytes += order.len() as u64 * (work.keys.key_size() + work.value_size) as u64;
+        result.write_amp = Some(self.settle(bench)?);
         Ok(result)
     }
 

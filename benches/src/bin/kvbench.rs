@@ -6,10 +6,15 @@
 //! ```
 //!
 //! Runs the listed benchmarks in order, engine by engine (`--engine all` = every engine
-//! compiled in), one thread, and prints one db_bench-like line per benchmark. See
+//! compiled in), one benchmark thread (two for `readwhilewriting` and
+//! `readwhilecompacting`), and prints one db_bench-like line per benchmark, preceded by
+//! `#` lines: flush-and-wait summaries, write amplification, peak RSS. See
 //! `benches/README.md` for what each benchmark does and the per-engine settings.
+//!
+//! Byte-size options take an integer or a unit (`64MiB`, `1GiB`, Strata's `ByteSize`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -17,6 +22,12 @@ use strata_benches::keys::KeyFormat;
 use strata_benches::kv::{CompressionMode, StoreConfig, WalMode, available_engines};
 use strata_benches::report::BenchResult;
 use strata_benches::workload::{BENCHMARKS, Runner, Workload};
+use strata_storage::ByteSize;
+
+/// Parses a byte size (`4096`, `64MiB`).
+fn size(s: &str) -> Result<u64, String> {
+    ByteSize::parse(s).map(|b| b.0)
+}
 
 /// Command-line options (db_bench's names where it has one).
 #[derive(Debug, Parser)]
@@ -26,7 +37,8 @@ use strata_benches::workload::{BENCHMARKS, Runner, Workload};
 )]
 struct Args {
     /// Comma-separated benchmarks, run in order: fillseq, fillrandom, overwrite,
-    /// readrandom, readmissing, seekrandom, readseq, scan100k.
+    /// readwhilewriting, readwhilecompacting, readrandom, readmissing, seekrandom,
+    /// readseq, scan100k.
     #[arg(long, default_value = "fillrandom,readrandom", value_delimiter = ',')]
     benchmarks: Vec<String>,
     /// Number of keys (and puts per fill).
@@ -47,12 +59,24 @@ struct Args {
     /// Write durability: none (no WAL), async, flush (WAL to the OS, no fsync), fsync.
     #[arg(long, value_enum, default_value_t = WalMode::Flush)]
     wal: WalMode,
-    /// Block cache capacity in bytes.
-    #[arg(long = "cache_size", default_value_t = 64 * 1024 * 1024)]
+    /// Block cache capacity.
+    #[arg(long = "cache_size", default_value = "64MiB", value_parser = size)]
     cache_size: u64,
-    /// Memstore / memtable size that triggers a flush, in bytes.
-    #[arg(long = "write_buffer_size", default_value_t = 64 * 1024 * 1024)]
+    /// Memstore / memtable size that triggers a flush.
+    #[arg(long = "write_buffer_size", default_value = "64MiB", value_parser = size)]
     write_buffer_size: u64,
+    /// Strata's server.memory_limit (memstore.global_high = 40% of it); peak RSS is
+    /// compared with it. Default: the engine's 2 GiB.
+    #[arg(long = "memory_limit", value_parser = size)]
+    memory_limit: Option<u64>,
+    /// Strata's memstore.stall_timeout in ms: how long a write waits at a memory limit
+    /// before WriteStall (which kvbench retries and counts). Default: the engine's 10 s.
+    #[arg(long = "stall_timeout_ms")]
+    stall_timeout_ms: Option<u64>,
+    /// Compaction IO budget per second, 0 = unlimited (Strata: read + written bytes;
+    /// RocksDB: rate limiter on flush and compaction writes; fjall: not supported).
+    #[arg(long = "compaction_max_bytes_per_sec", default_value = "0", value_parser = size)]
+    compaction_max_bytes_per_sec: u64,
     /// Uncompressed data block size in bytes.
     #[arg(long = "block_size", default_value_t = 64 * 1024)]
     block_size: usize,
@@ -103,6 +127,9 @@ fn main() -> Result<()> {
         compression: args.compression,
         bloom_bits_per_key: args.bloom_bits,
         wal: args.wal,
+        memory_limit_bytes: args.memory_limit,
+        stall_timeout: args.stall_timeout_ms.map(Duration::from_millis),
+        compaction_bytes_per_sec: args.compaction_max_bytes_per_sec,
     };
     let work = Workload {
         num: args.num,
@@ -119,7 +146,8 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     println!(
         "kvbench: keys {} bytes, values {} bytes (compressible to {:.0}%), num {}, reads {}, wal {:?}, \
-         cache {} bytes, write buffer {} bytes, block {} bytes, {:?}, bloom {} bits/key (fp {:.4}), 1 thread",
+         cache {} bytes, write buffer {} bytes, block {} bytes, {:?}, bloom {} bits/key (fp {:.4}), \
+         memory limit {}, stall timeout {}, compaction IO limit {} bytes/s (0 = none), 1 benchmark thread",
         args.key_size,
         args.value_size,
         args.compression_ratio * 100.0,
@@ -131,7 +159,12 @@ fn main() -> Result<()> {
         cfg.block_size_bytes,
         cfg.compression,
         cfg.bloom_bits_per_key,
-        cfg.bloom_fp_rate()
+        cfg.bloom_fp_rate(),
+        cfg.memory_limit_bytes
+            .map_or("engine default".into(), |b| ByteSize(b).to_string()),
+        args.stall_timeout_ms
+            .map_or("engine default".into(), |ms| format!("{ms} ms")),
+        cfg.compaction_bytes_per_sec
     );
     let mut results: Vec<BenchResult> = Vec::new();
     for engine in &engines {
