@@ -379,7 +379,9 @@ pub struct CompactionOptions {
     /// Compactions running at once in the process (HBase's small+large threads; 1).
     pub threads: usize,
     /// Cap on compaction IO (read + written bytes per second); 0 = unlimited
-    /// (HBase's `hbase.hstore.compaction.throughput.higher.bound`).
+    /// (HBase's `hbase.hstore.compaction.throughput.higher.bound`). Default 32 MiB/s:
+    /// measured here, an unthrottled major compaction on 2 cores pushed read p99 up to
+    /// 15-50x; at 32 MiB/s it stayed at 1x (benches/README.md, "Compaction and memory").
     pub max_bytes_per_sec: ByteSize,
     /// Period of scheduled major compactions (`hbase.hregion.majorcompaction`, 7 days;
     /// 0 = never).
@@ -410,7 +412,7 @@ impl Default for CompactionOptions {
             max_files: 10,
             ratio: 1.2,
             threads: 1,
-            max_bytes_per_sec: ByteSize(0),
+            max_bytes_per_sec: ByteSize::mib(32),
             major_period: Duration::from_secs(7 * 24 * 3600),
             major_jitter: 0.5,
             offpeak_hours: None,
@@ -531,6 +533,7 @@ impl EngineOptions {
         o.block_cache.size = ByteSize::mib(8);
         o.memstore.flush_size = ByteSize::kib(256);
         o.wal.durability = Durability::Flush;
+        o.compaction.max_bytes_per_sec = ByteSize(0);
         o.compaction.major_period = Duration::ZERO;
         o
     }
