@@ -151,8 +151,8 @@ fn echo_cases(
         rpc::echo::serve(value, hop, ready, stop)
     })?;
     let name = if hop { "echo_hop" } else { "echo" };
-    let mut lines = Vec::new();
-    client.block_on(async {
+    client.block_on(async move {
+        let mut lines = Vec::new();
         let mut callers = Vec::new();
         for _ in 0..args.clients.max(1) {
             callers.push(rpc::echo::EchoCaller::connect(server.url(), hop).await?);
@@ -169,10 +169,17 @@ fn echo_cases(
             progress(&line);
             lines.push(line);
         }
-        anyhow::Ok(())
-    })?;
-    server.stop()?;
-    Ok(lines)
+        drop(op);
+        stop(server).await?;
+        anyhow::Ok(lines)
+    })
+}
+
+/// Stops `server` on a blocking thread while the client runtime keeps running, so the
+/// client's connection tasks see the server's GOAWAY and close; otherwise the graceful
+/// shutdown would wait for them until `server.shutdown_timeout`.
+async fn stop(server: ServerThread) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || server.stop()).await?
 }
 
 /// Strata cases under server runtime `kind`, on a fresh server and table.
@@ -196,8 +203,8 @@ fn strata_cases(
         ("put_async", Workload::PutAsync),
         ("put_fsync", Workload::PutFsync),
     ];
-    let mut lines = Vec::new();
-    client.block_on(async {
+    client.block_on(async move {
+        let mut lines = Vec::new();
         let admin = strata_client::Client::connect(server.url()).await?;
         let started = std::time::Instant::now();
         let note = rpc::strata::preload(&admin, args.rows).await?;
@@ -211,20 +218,26 @@ fn strata_cases(
             let op = rpc::strata::op(workload, tables.clone(), args.rows);
             for &n in &args.inflight {
                 let before = server.engine().map(|e| e.stats());
+                let memory_before = rpc::strata::memory(&admin).await?;
                 let sample = rpc::load::run(args.plan(n), op.clone()).await?;
                 let rows = workload.rows_per_call();
                 let mut line = Line::from_sample(runtime_name(kind), name, n, rows, &sample);
                 if let (Some(b), Some(e)) = (before, server.engine()) {
                     line.engine = rpc::strata::counters(workload, &b, &e.stats());
                 }
+                if workload.rows_per_call() == 1 && workload != Workload::Get {
+                    let after = rpc::strata::memory(&admin).await?;
+                    line.engine
+                        .push_str(&rpc::strata::memory_note(memory_before, after));
+                }
                 progress(&line);
                 lines.push(line);
             }
         }
-        anyhow::Ok(())
-    })?;
-    server.stop()?;
-    Ok(lines)
+        drop((admin, tables));
+        stop(server).await?;
+        anyhow::Ok(lines)
+    })
 }
 
 fn load_average() -> String {

@@ -31,6 +31,8 @@ pub struct Line {
     pub p999_us: Option<f64>,
     /// Largest, µs.
     pub max_us: f64,
+    /// Calls that took 38–44 ms: delayed-ACK/Nagle stalls cluster at ~40 ms on Linux.
+    pub near_40ms: u64,
     /// Server threads' CPU per call, µs.
     pub server_cpu_us: Option<f64>,
     /// Client threads' CPU per call, µs.
@@ -64,6 +66,7 @@ impl Line {
             p99_us: s.micros(0.99),
             p999_us: Some(s.micros(0.999)),
             max_us: s.max_micros(),
+            near_40ms: s.hist.count_between(38_000_000, 44_000_000),
             server_cpu_us: Some(per_op(s.server_cpu)),
             client_cpu_us: Some(per_op(s.client_cpu)),
             errors: s.errors,
@@ -88,6 +91,7 @@ impl Line {
             p99_us: r.p99_us,
             p999_us: None,
             max_us: r.max_us,
+            near_40ms: 0,
             server_cpu_us: None,
             client_cpu_us: None,
             errors: 0,
@@ -101,7 +105,8 @@ impl Line {
 }
 
 /// Per (runtime, case, in flight), the run with the median ops/s, carrying the range of
-/// all runs and their error total. Keeps the order of the first run.
+/// all runs, and over all runs the errors, the 38–44 ms calls and the largest latency
+/// (tails count wherever they happened). Keeps the order of the first run.
 pub fn median_of(runs: &[Vec<Line>]) -> Vec<Line> {
     let Some(first) = runs.first() else {
         return Vec::new();
@@ -119,6 +124,8 @@ pub fn median_of(runs: &[Vec<Line>]) -> Vec<Line> {
             line.ops_per_sec_min = same[0].ops_per_sec;
             line.ops_per_sec_max = same[same.len() - 1].ops_per_sec;
             line.errors = same.iter().map(|l| l.errors).sum();
+            line.near_40ms = same.iter().map(|l| l.near_40ms).sum();
+            line.max_us = same.iter().map(|l| l.max_us).fold(0.0, f64::max);
             line
         })
         .collect()
@@ -271,25 +278,22 @@ pub fn targets(lines: &[Line], runtime: &str, hi: usize) -> String {
         .iter()
         .max_by(|a, b| a.max_us.total_cmp(&b.max_us))
         .map(|l| {
+            let near: u64 = mine.iter().map(|l| l.near_40ms).sum();
             let over: Vec<String> = mine
                 .iter()
                 .filter(|l| l.max_us >= 40_000.0)
                 .map(|l| format!("{} @{}", l.case, l.inflight))
                 .collect();
-            let note = if over.is_empty() {
-                String::new()
-            } else {
-                format!("; >= 40 ms: {}", over.join(", "))
-            };
-            (
-                l.max_us,
-                format!(
-                    "max {} µs ({} @{}){note}",
-                    fmt_us(l.max_us),
-                    l.case,
-                    l.inflight
-                ),
-            )
+            let mut text = format!(
+                "max {} µs ({} @{}); {near} calls in 38–44 ms",
+                fmt_us(l.max_us),
+                l.case,
+                l.inflight
+            );
+            if !over.is_empty() {
+                text.push_str(&format!("; max >= 40 ms in {}", over.join(", ")));
+            }
+            (l.max_us, text)
         });
     verdict(
         &mut out,

@@ -145,6 +145,38 @@ pub fn counters(workload: Workload, before: &StatsSnapshot, after: &StatsSnapsho
     }
 }
 
+/// (memstore bytes the engine accounts for `TABLE`, resident bytes of this process).
+pub async fn memory(client: &Client) -> anyhow::Result<(u64, u64)> {
+    let status = client
+        .admin()
+        .server_status(client.master_address())
+        .await?;
+    let memstore = status
+        .iter()
+        .filter(|r| r.table == TABLE)
+        .map(|r| r.memstore_bytes)
+        .sum();
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    Ok((memstore, rss_kib * 1024))
+}
+
+/// How much the memstore (as accounted) and the process (resident) grew during a
+/// write case: writes that pin more memory than they account for show here.
+pub fn memory_note(before: (u64, u64), after: (u64, u64)) -> String {
+    let mib = |a: u64, b: u64| (b as f64 - a as f64) / (1024.0 * 1024.0);
+    format!(
+        "; memstore +{:.1} MiB accounted, process RSS +{:.1} MiB",
+        mib(before.0, after.0),
+        mib(before.1, after.1)
+    )
+}
+
 fn check_row(row: Option<strata_client::Row>) -> anyhow::Result<()> {
     let row = row.ok_or_else(|| anyhow::anyhow!("row not found"))?;
     let n = row.value(FAMILY, QUALIFIER).map_or(0, Bytes::len);
