@@ -1,0 +1,337 @@
+//! `rpcbench`: Strata's RPC latency and throughput through `strata-client`, against a
+//! standalone server on loopback, next to the floors of this machine: a bare tonic echo
+//! with the same runtime and settings, and optionally `redis-benchmark`.
+//!
+//! ```sh
+//! cargo run --release -p strata-benches --bin rpcbench -- \
+//!     [--ops N | --duration-secs S] [--inflight 1,32] \
+//!     [--runtime multi_thread,current_thread] [--redis]
+//! ```
+//!
+//! For each server runtime: the echo server (then the `echo_hop` variant) and a fresh
+//! Strata server with a preloaded, flushed table, each case at each in-flight count.
+//! The server runs in this process on its own runtime and threads (`strata-rpc`), the
+//! client on others (`rpc-client`). It prints one Markdown table, the targets as ratios,
+//! and the runtime comparison; `--json FILE` saves the lines. See
+//! `docs/benchmarks-rpc.md` and `src/rpc/`.
+
+#[path = "../rpc/mod.rs"]
+mod rpc;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use rpc::load::{Plan, Stop};
+use rpc::report::Line;
+use rpc::servers::{ServerThread, build_runtime, parse_runtime, runtime_name};
+use rpc::strata::Workload;
+use strata_server::config::RuntimeKind;
+
+const CASES: &[&str] = &[
+    "echo",
+    "echo_hop",
+    "get",
+    "multi_get",
+    "put_async",
+    "put_fsync",
+];
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "rpcbench",
+    about = "Strata RPC latency vs. bare tonic echo and Redis"
+)]
+struct Args {
+    /// Calls per case (all tasks together); replaces --duration-secs.
+    #[arg(long, conflicts_with = "duration_secs")]
+    ops: Option<u64>,
+    /// Measured seconds per case.
+    #[arg(long, default_value_t = 3.0)]
+    duration_secs: f64,
+    /// Untimed warm-up seconds before each case.
+    #[arg(long, default_value_t = 0.5)]
+    warmup_secs: f64,
+    /// Calls in flight (one task each), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    inflight: Vec<usize>,
+    /// Server runtimes (server.runtime), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_runtime, default_value = "multi_thread,current_thread")]
+    runtime: Vec<RuntimeKind>,
+    /// Cases to run, comma-separated: echo, echo_hop, get, multi_get, put_async, put_fsync.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "echo,echo_hop,get,multi_get,put_async,put_fsync"
+    )]
+    cases: Vec<String>,
+    /// Also run redis-benchmark GET/SET against a redis-server started here.
+    #[arg(long)]
+    redis: bool,
+    /// Requests per redis-benchmark test (-n).
+    #[arg(long, default_value_t = 100_000)]
+    redis_requests: u64,
+    /// Rows preloaded (and read by gets).
+    #[arg(long, default_value_t = 100_000)]
+    rows: u64,
+    /// Independent clients (connections) the tasks are spread over, round robin.
+    #[arg(long, default_value_t = 1)]
+    clients: usize,
+    /// Runtime of the client side.
+    #[arg(long, value_parser = parse_runtime, default_value = "current_thread")]
+    client_runtime: RuntimeKind,
+    /// Parent of the server's data directory (on a real disk: fsync is measured).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Server configuration override, e.g. --set wal.segment_size=16MiB (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Seed of the random keys.
+    #[arg(long, default_value_t = 301)]
+    seed: u64,
+    /// Runs of the whole series; each line reports the run with the median ops/s and the
+    /// range over all runs.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Also write the result lines as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+impl Args {
+    fn plan(&self, inflight: usize) -> Plan {
+        Plan {
+            inflight,
+            warmup: Duration::from_secs_f64(self.warmup_secs),
+            stop: match self.ops {
+                Some(n) => Stop::Ops(n),
+                None => Stop::Time(Duration::from_secs_f64(self.duration_secs)),
+            },
+            seed: self.seed,
+        }
+    }
+
+    fn wants(&self, case: &str) -> bool {
+        self.cases.iter().any(|c| c == case)
+    }
+}
+
+fn progress(line: &Line) {
+    let mut extra = String::new();
+    if !line.engine.is_empty() {
+        extra = format!("  [{}]", line.engine);
+    }
+    if let Some(e) = &line.first_error {
+        extra.push_str(&format!("  {} errors, first: {e}", line.errors));
+    }
+    eprintln!(
+        "  {:<14} {:<9} @{:<3} {:>9.0} ops/s  p50 {:>8.1}  p99 {:>8.1}  max {:>9.1} µs  srv {:>5.1} cli {:>5.1} µs/call{extra}",
+        line.runtime,
+        line.case,
+        line.inflight,
+        line.ops_per_sec,
+        line.p50_us,
+        line.p99_us,
+        line.max_us,
+        line.server_cpu_us.unwrap_or(0.0),
+        line.client_cpu_us.unwrap_or(0.0),
+    );
+}
+
+/// Echo (or echo_hop) cases under server runtime `kind`.
+fn echo_cases(
+    args: &Args,
+    client: &tokio::runtime::Runtime,
+    kind: RuntimeKind,
+    hop: bool,
+) -> anyhow::Result<Vec<Line>> {
+    let value = rpc::value(1);
+    let server = ServerThread::spawn(kind, move |ready, stop| {
+        rpc::echo::serve(value, hop, ready, stop)
+    })?;
+    let name = if hop { "echo_hop" } else { "echo" };
+    client.block_on(async move {
+        let mut lines = Vec::new();
+        let mut callers = Vec::new();
+        for _ in 0..args.clients.max(1) {
+            callers.push(rpc::echo::EchoCaller::connect(server.url(), hop).await?);
+        }
+        let callers: std::sync::Arc<[rpc::echo::EchoCaller]> = callers.into();
+        let rows = args.rows;
+        let op: rpc::load::Op = std::sync::Arc::new(move |task, random| {
+            let caller = callers[task % callers.len()].clone();
+            Box::pin(async move { caller.call(rpc::key(random % rows)).await })
+        });
+        for &n in &args.inflight {
+            let sample = rpc::load::run(args.plan(n), op.clone()).await?;
+            let line = Line::from_sample(runtime_name(kind), name, n, 1, &sample);
+            progress(&line);
+            lines.push(line);
+        }
+        drop(op);
+        stop(server).await?;
+        anyhow::Ok(lines)
+    })
+}
+
+/// Stops `server` on a blocking thread while the client runtime keeps running, so the
+/// client's connection tasks see the server's GOAWAY and close; otherwise the graceful
+/// shutdown would wait for them until `server.shutdown_timeout`.
+async fn stop(server: ServerThread) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || server.stop()).await?
+}
+
+/// Strata cases under server runtime `kind`, on a fresh server and table.
+fn strata_cases(
+    args: &Args,
+    client: &tokio::runtime::Runtime,
+    kind: RuntimeKind,
+) -> anyhow::Result<Vec<Line>> {
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("rpcbench-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("cannot create a data directory in {}", parent.display()))?;
+    let config = rpc::servers::strata_config(dir.path(), kind, &args.sets)?;
+    let server = ServerThread::spawn(kind, move |ready, stop| {
+        rpc::servers::strata(config, ready, stop)
+    })?;
+    let workloads = [
+        ("get", Workload::Get),
+        ("multi_get", Workload::MultiGet),
+        ("put_async", Workload::PutAsync),
+        ("put_fsync", Workload::PutFsync),
+    ];
+    client.block_on(async move {
+        let mut lines = Vec::new();
+        let admin = strata_client::Client::connect(server.url()).await?;
+        let started = std::time::Instant::now();
+        let note = rpc::strata::preload(&admin, args.rows).await?;
+        eprintln!(
+            "  {}: {note} ({:.1} s)",
+            runtime_name(kind),
+            started.elapsed().as_secs_f64()
+        );
+        let tables = rpc::strata::connect(server.url(), args.clients.max(1)).await?;
+        for (name, workload) in workloads.into_iter().filter(|(n, _)| args.wants(n)) {
+            let op = rpc::strata::op(workload, tables.clone(), args.rows);
+            for &n in &args.inflight {
+                let before = server.engine().map(|e| e.stats());
+                let memory_before = rpc::strata::memory(&admin).await?;
+                let sample = rpc::load::run(args.plan(n), op.clone()).await?;
+                let rows = workload.rows_per_call();
+                let mut line = Line::from_sample(runtime_name(kind), name, n, rows, &sample);
+                if let (Some(b), Some(e)) = (before, server.engine()) {
+                    line.engine = rpc::strata::counters(workload, &b, &e.stats());
+                }
+                if workload.rows_per_call() == 1 && workload != Workload::Get {
+                    let after = rpc::strata::memory(&admin).await?;
+                    line.engine
+                        .push_str(&rpc::strata::memory_note(memory_before, after));
+                }
+                progress(&line);
+                lines.push(line);
+            }
+        }
+        drop((admin, tables));
+        stop(server).await?;
+        anyhow::Ok(lines)
+    })
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn run(args: &Args) -> anyhow::Result<Vec<Line>> {
+    let client = build_runtime(args.client_runtime, rpc::cpu::CLIENT_THREAD_NAME)?;
+    let mut lines = Vec::new();
+    for &kind in &args.runtime {
+        eprintln!(
+            "server runtime {} (load average {})",
+            runtime_name(kind),
+            load_average()
+        );
+        for hop in [false, true] {
+            if args.wants(if hop { "echo_hop" } else { "echo" }) {
+                lines.extend(echo_cases(args, &client, kind, hop)?);
+            }
+        }
+        if ["get", "multi_get", "put_async", "put_fsync"]
+            .iter()
+            .any(|c| args.wants(c))
+        {
+            lines.extend(strata_cases(args, &client, kind)?);
+        }
+    }
+    if args.redis {
+        eprintln!("redis-benchmark (load average {})", load_average());
+        match rpc::redis::run(&args.inflight, args.redis_requests) {
+            Ok(results) => {
+                for r in &results {
+                    let line = Line::from_redis(r, args.redis_requests);
+                    progress(&line);
+                    lines.push(line);
+                }
+            }
+            Err(e) => eprintln!("  redis reference skipped: {e:#}"),
+        }
+    }
+    Ok(lines)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(bad) = args.cases.iter().find(|c| !CASES.contains(&c.as_str())) {
+        anyhow::bail!("unknown case {bad:?}; cases: {}", CASES.join(", "));
+    }
+    anyhow::ensure!(
+        args.inflight.iter().all(|&n| n > 0),
+        "--inflight values must be > 0"
+    );
+    let how = match args.ops {
+        Some(n) => format!("{n} calls per case"),
+        None => format!("{} s per case", args.duration_secs),
+    };
+    eprintln!(
+        "rpcbench: {how} after {} s warm-up, in flight {:?}, {} client(s) on a {} runtime, {} rows",
+        args.warmup_secs,
+        args.inflight,
+        args.clients,
+        runtime_name(args.client_runtime),
+        args.rows
+    );
+    let mut runs = Vec::new();
+    for i in 0..args.repeat.max(1) {
+        if args.repeat > 1 {
+            eprintln!("run {} of {}", i + 1, args.repeat);
+        }
+        let worker = args.clone();
+        runs.push(
+            std::thread::Builder::new()
+                .name(rpc::cpu::CLIENT_THREAD_NAME.into())
+                .spawn(move || run(&worker))?
+                .join()
+                .map_err(|_| anyhow::anyhow!("benchmark thread panicked"))??,
+        );
+    }
+    let lines = rpc::report::median_of(&runs);
+    println!("\n{}", rpc::report::table(&lines));
+    let hi = args.inflight.iter().copied().max().unwrap_or(1);
+    for &kind in &args.runtime {
+        println!("{}", rpc::report::targets(&lines, runtime_name(kind), hi));
+    }
+    if args.runtime.len() > 1 {
+        println!("{}", rpc::report::runtime_comparison(&lines));
+    }
+    eprintln!("load average at the end: {}", load_average());
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({ "median": lines, "runs": runs });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
