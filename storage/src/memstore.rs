@@ -59,7 +59,12 @@ impl Memstore {
     }
 
     /// Inserts an entry written at clock time `now_ms`; returns the bytes charged.
+    ///
+    /// The value is copied: a `Bytes` handed in is often a slice of a much larger
+    /// buffer (a decoded gRPC request, a WAL read buffer), and keeping the slice would
+    /// pin that whole buffer until the flush, far beyond the bytes charged here.
     pub fn insert_at(&self, key: Bytes, value: Bytes, seq: u64, now_ms: u64) -> u64 {
+        let value = Bytes::copy_from_slice(&value);
         if self.first_insert_ms.load(Ordering::Relaxed) == 0 {
             self.first_insert_ms.store(now_ms.max(1), Ordering::Relaxed);
         }
@@ -181,5 +186,23 @@ mod tests {
         assert_eq!(&*crate::key::parse_key(it.key()).unwrap().row, b"b");
         assert_eq!(m.max_seq(), 3);
         assert!(m.size_bytes() >= 3 * ENTRY_OVERHEAD_BYTES);
+    }
+
+    #[test]
+    fn values_do_not_pin_the_buffer_they_were_sliced_from() {
+        let m = Memstore::new();
+        let request = Bytes::from(vec![7u8; 8192]);
+        let value = request.slice(100..200);
+        let k = encode_key(b"r", b"q", 1, CellType::Put, 1);
+        m.insert(Bytes::from(k), value, 1);
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        let stored = it.value_bytes();
+        assert_eq!(&stored[..], &[7u8; 100][..]);
+        let buf = request.as_ptr_range();
+        assert!(
+            !buf.contains(&stored.as_ptr()),
+            "the memstore kept a slice of the caller's buffer"
+        );
     }
 }
