@@ -133,6 +133,14 @@ impl BlockCache {
         self.cache.is_some()
     }
 
+    /// The cached block at `(file, offset)`, if present (a hit is counted; an absence is
+    /// not a miss, since the caller then reads the block the normal way).
+    pub fn get_cached(&self, file: u64, offset: u64) -> Option<Arc<Block>> {
+        let block = self.cache.as_ref()?.get(&(file, offset))?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(block)
+    }
+
     /// Returns the cached block at `(file, offset)`, or calls `load` on a miss. With
     /// `fill` the loaded block is inserted, and concurrent callers for the same block wait
     /// for this one load; without it (large scans, as HBase's `setCacheBlocks(false)`) a

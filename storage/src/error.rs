@@ -74,6 +74,10 @@ pub enum Error {
     /// The region directory or its options are not usable.
     #[error("invalid region: {0}")]
     InvalidRegion(String),
+    /// A cache-only read ([`crate::Region::try_get_cached`]) needed a block that is not
+    /// in the block cache. Never returned by the normal read calls.
+    #[error("block not in the block cache")]
+    NotCached,
 }
 
 impl Error {

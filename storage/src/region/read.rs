@@ -78,6 +78,22 @@ fn check_versions(v: u32) -> Result<()> {
 impl Region {
     /// Reads one row. `Ok(None)` if nothing in it is visible.
     pub fn get(&self, g: &Get) -> Result<Option<Row>> {
+        self.get_inner(g, false)
+    }
+
+    /// Reads one row if it can be done from memory alone: the memstores and blocks
+    /// already in the block cache. Returns `Ok(None)` when a block would have to be read
+    /// from a file; the caller then calls [`Region::get`] where blocking is allowed. Lets
+    /// a server answer cache hits on its async threads without a hop to a blocking pool.
+    pub fn try_get_cached(&self, g: &Get) -> Result<Option<Option<Row>>> {
+        match self.get_inner(g, true) {
+            Ok(row) => Ok(Some(row)),
+            Err(Error::NotCached) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get_inner(&self, g: &Get, cache_only: bool) -> Result<Option<Row>> {
         self.check_open()?;
         self.check_row(&g.row)?;
         check_versions(g.max_versions)?;
@@ -103,7 +119,8 @@ impl Region {
                 }
             }
             for f in &store.files {
-                if let Some(it) = self.probe_file(f, &g.row, &row_part, p.qualifiers.as_deref())? {
+                let qualifiers = p.qualifiers.as_deref();
+                if let Some(it) = self.probe_file(f, &g.row, &row_part, qualifiers, cache_only)? {
                     children.push(Box::new(it));
                 }
             }
@@ -137,6 +154,7 @@ impl Region {
         row: &[u8],
         row_part: &[u8],
         qualifiers: Option<&[Bytes]>,
+        cache_only: bool,
     ) -> Result<Option<crate::sstable::SsTableIter>> {
         let stats = &self.engine.stats;
         if !file.overlaps_rows(row_part, Some(&key::row_end_key(row))) {
@@ -156,7 +174,11 @@ impl Region {
         if consulted == Some(false) {
             return Ok(None);
         }
-        let mut it = file.iter(true);
+        let mut it = if cache_only {
+            file.iter_cache_only()
+        } else {
+            file.iter(true)
+        };
         it.seek(row_part)?;
         if it.valid() && it.key().starts_with(row_part) {
             return Ok(Some(it));

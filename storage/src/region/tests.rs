@@ -463,3 +463,41 @@ fn oversized_read_modify_write_is_refused_without_failing_the_region() {
     let e = region.increment(&Bytes::from("c"), &dup, None).unwrap_err();
     assert!(e.to_string().contains("twice"), "{e}");
 }
+
+#[test]
+fn cache_only_gets_answer_from_memory_or_step_aside() {
+    let (fx, region) = fixture();
+    region
+        .mutate(&RowMutation::new("r1").put("a", "x", "1"), None)
+        .unwrap();
+    region.flush().unwrap();
+    region.close(false).unwrap();
+    // Reopened: the file's blocks are not in the cache yet.
+    let region = fx.engine.open_region(&fx.path).unwrap();
+    let get = Get::new("r1").column("a", "x");
+    assert!(
+        region.try_get_cached(&get).unwrap().is_none(),
+        "a block that is not cached must not be read"
+    );
+    let read = region.get(&get).unwrap();
+    assert!(read.is_some());
+    assert_eq!(region.try_get_cached(&get).unwrap(), Some(read));
+
+    region
+        .mutate(&RowMutation::new("r2").put("a", "x", "2"), None)
+        .unwrap();
+    let in_memstore = region
+        .try_get_cached(&Get::new("r2").column("a", "x"))
+        .unwrap()
+        .expect("a memstore row needs no block")
+        .expect("the row is there");
+    assert_eq!(
+        in_memstore.value(b"a", b"x").map(|v| &v[..]),
+        Some(&b"2"[..])
+    );
+    // Errors are still errors.
+    assert!(matches!(
+        region.try_get_cached(&Get::new("")),
+        Err(Error::InvalidArgument(_))
+    ));
+}

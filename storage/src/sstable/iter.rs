@@ -20,6 +20,8 @@ use crate::iterator::InternalIterator;
 pub struct SsTableIter {
     table: Arc<SsTable>,
     fill_cache: bool,
+    /// Use cached blocks only; a missing one fails with [`Error::NotCached`].
+    cache_only: bool,
     /// Index of the data block `block` iterates over.
     block_idx: usize,
     /// `None` before the first seek, past the end and after an error.
@@ -31,8 +33,16 @@ impl SsTableIter {
         SsTableIter {
             table,
             fill_cache,
+            cache_only: false,
             block_idx: 0,
             block: None,
+        }
+    }
+
+    pub(crate) fn new_cache_only(table: Arc<SsTable>) -> Self {
+        SsTableIter {
+            cache_only: true,
+            ..Self::new(table, false)
         }
     }
 
@@ -57,7 +67,11 @@ impl SsTableIter {
         if idx >= self.table.index().len() {
             return Ok(false);
         }
-        let block = self.table.read_data_block(idx, self.fill_cache)?;
+        let block = if self.cache_only {
+            self.table.cached_data_block(idx)?
+        } else {
+            self.table.read_data_block(idx, self.fill_cache)?
+        };
         self.block = Some(BlockIter::new(block));
         Ok(true)
     }

@@ -240,6 +240,22 @@ impl SsTable {
         self.index.get(i).map(|e| e.handle)
     }
 
+    /// A cursor that only uses blocks already in the block cache: a block that is not
+    /// there fails the read with [`Error::NotCached`] instead of touching the file.
+    pub fn iter_cache_only(self: &Arc<Self>) -> SsTableIter {
+        SsTableIter::new_cache_only(self.clone())
+    }
+
+    /// Data block `i` if it is in the block cache, else [`Error::NotCached`].
+    pub(crate) fn cached_data_block(&self, i: usize) -> Result<Arc<Block>> {
+        let handle = self.block_handle(i).ok_or_else(|| {
+            Error::InvalidArgument(format!("block {i} out of range in {}", self.path.display()))
+        })?;
+        self.cache
+            .get_cached(self.cache_id, handle.offset)
+            .ok_or(Error::NotCached)
+    }
+
     /// Reads data block `i` through the block cache.
     pub(crate) fn read_data_block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
         let handle = self.block_handle(i).ok_or_else(|| {
