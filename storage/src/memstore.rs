@@ -41,6 +41,16 @@ impl Default for Memstore {
     }
 }
 
+/// `value` in a buffer of about its own size: kept as is when the caller handed over
+/// sole ownership of such a buffer, else copied.
+fn owned(value: Bytes) -> Bytes {
+    match value.try_into_mut() {
+        Ok(m) if m.capacity() <= m.len() + m.len() / 4 + 64 => m.freeze(),
+        Ok(m) => Bytes::copy_from_slice(&m),
+        Err(shared) => Bytes::copy_from_slice(&shared),
+    }
+}
+
 impl Memstore {
     /// An empty memstore.
     pub fn new() -> Self {
@@ -64,7 +74,7 @@ impl Memstore {
     /// buffer (a decoded gRPC request, a WAL read buffer), and keeping the slice would
     /// pin that whole buffer until the flush, far beyond the bytes charged here.
     pub fn insert_at(&self, key: Bytes, value: Bytes, seq: u64, now_ms: u64) -> u64 {
-        let value = Bytes::copy_from_slice(&value);
+        let value = owned(value);
         if self.first_insert_ms.load(Ordering::Relaxed) == 0 {
             self.first_insert_ms.store(now_ms.max(1), Ordering::Relaxed);
         }
@@ -204,5 +214,16 @@ mod tests {
             !buf.contains(&stored.as_ptr()),
             "the memstore kept a slice of the caller's buffer"
         );
+
+        // A buffer the caller gives away whole is kept without a copy...
+        let whole = Bytes::from(vec![1u8; 100]);
+        let ptr = whole.as_ptr();
+        assert_eq!(owned(whole).as_ptr(), ptr);
+        // ...but not a small slice of a big one, even when nothing else holds it.
+        let big = Bytes::from(vec![2u8; 8192]).slice(0..10);
+        let ptr = big.as_ptr();
+        let kept = owned(big);
+        assert_ne!(kept.as_ptr(), ptr);
+        assert_eq!(&kept[..], &[2u8; 10][..]);
     }
 }
