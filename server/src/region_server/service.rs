@@ -96,7 +96,7 @@ fn get_one(region: &Region, req: pb::GetRequest) -> Result<Option<pb::Row>, Stat
 /// A MultiGet item left for the blocking pool.
 enum PendingGet {
     /// Tried in memory; needs a file read.
-    Prepared(Option<pb::RegionRef>, PreparedGet),
+    Prepared(Option<pb::RegionRef>, Box<PreparedGet>),
     /// Not tried yet.
     Raw(pb::GetRequest),
 }
@@ -129,7 +129,7 @@ fn get_inline(
     };
     match prepared.try_cached(&online.region) {
         Ok(Ok(row)) => Ok(Ok(row)),
-        Ok(Err(p)) => Err(PendingGet::Prepared(region, p)),
+        Ok(Err(p)) => Err(PendingGet::Prepared(region, Box::new(p))),
         Err(s) => Ok(Err(rs.refine(&online, s))),
     }
 }
