@@ -96,7 +96,7 @@ fn get_one(region: &Region, req: pb::GetRequest) -> Result<Option<pb::Row>, Stat
 /// A MultiGet item left for the blocking pool.
 enum PendingGet {
     /// Tried in memory; needs a file read.
-    Prepared(Option<pb::RegionRef>, Box<PreparedGet>),
+    Prepared(Option<pb::RegionRef>, PreparedGet),
     /// Not tried yet.
     Raw(pb::GetRequest),
 }
@@ -117,7 +117,7 @@ impl PendingGet {
 fn get_inline(
     rs: &RegionServer,
     mut g: pb::GetRequest,
-) -> Result<Result<Option<pb::Row>, Status>, PendingGet> {
+) -> Result<Result<Option<pb::Row>, Status>, Box<PendingGet>> {
     let region = g.region.take();
     let online = match rs.locate(region.as_ref()) {
         Ok(o) => o,
@@ -129,7 +129,7 @@ fn get_inline(
     };
     match prepared.try_cached(&online.region) {
         Ok(Ok(row)) => Ok(Ok(row)),
-        Ok(Err(p)) => Err(PendingGet::Prepared(region, Box::new(p))),
+        Ok(Err(p)) => Err(Box::new(PendingGet::Prepared(region, p))),
         Err(s) => Ok(Err(rs.refine(&online, s))),
     }
 }
@@ -230,6 +230,7 @@ impl RegionService for RegionGrpc {
             }
         }
         let remaining: Vec<PendingGet> = pending
+            .map(|p| *p)
             .into_iter()
             .chain(rest.map(PendingGet::Raw))
             .collect();
