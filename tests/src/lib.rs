@@ -10,7 +10,9 @@
 //! a fixed sleep standing in for a condition; each loop is bounded in count and time.
 
 pub mod binaries;
+pub mod http;
 pub mod process;
+pub mod prom;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +61,12 @@ impl TestServer {
     /// The URL of both services, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         self.handle().url()
+    }
+
+    /// The status port's URL (`/metrics`, pages, `/status.json`), e.g.
+    /// `http://127.0.0.1:40124`.
+    pub fn status_url(&self) -> String {
+        self.handle().status_url().expect("status port is running")
     }
 
     /// The data directory.

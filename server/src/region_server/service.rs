@@ -9,12 +9,16 @@ use strata_proto::v1::{self as pb, ItemStatus};
 use strata_storage::{Check, CompactionKind, Get, Region};
 use tonic::{Request, Response, Status};
 
-use super::{RegionServer, scan, storage};
+use std::time::Instant;
+
+use super::observe::{self, Outcome, code_of};
+use super::{OnlineRegion, RegionServer, scan, storage};
 use crate::convert::{
     columns, compare_op, durability, max_versions, row_mutation, row_to_proto, time_range,
 };
 use crate::error::invalid;
 use crate::filter::{FilterPlan, RowFilter};
+use crate::metrics::{CallTimes, Rpc};
 
 /// Most items in one MultiGet or MultiMutate.
 pub const MAX_BATCH_ITEMS: usize = 10_000;
@@ -66,10 +70,45 @@ fn mutate_one(region: &Region, req: pb::MutateRequest) -> Result<(), Status> {
 }
 
 impl RegionServer {
-    /// Runs `f` on the request's region with an admission slot.
+    /// Runs `f` on the request's region with an admission slot, and records the
+    /// request (metrics, slow log; `row` names it there).
     async fn unary<T, F>(
         self: &Arc<Self>,
+        rpc: Rpc,
         region: Option<&pb::RegionRef>,
+        row: &[u8],
+        f: F,
+    ) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
+    {
+        let started = Instant::now();
+        let mut times = CallTimes::default();
+        let mut located = None;
+        let r = self
+            .unary_steps(rpc, region, started, &mut times, &mut located, f)
+            .await;
+        self.finish(Outcome {
+            rpc,
+            region,
+            located: located.as_deref(),
+            row,
+            duration: started.elapsed(),
+            times,
+            items: 1,
+            code: code_of(&r),
+        });
+        r
+    }
+
+    async fn unary_steps<T, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        region: Option<&pb::RegionRef>,
+        started: Instant,
+        times: &mut CallTimes,
+        located: &mut Option<Arc<OnlineRegion>>,
         f: F,
     ) -> Result<T, Status>
     where
@@ -77,12 +116,51 @@ impl RegionServer {
         F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
     {
         let permit = self.admit().await?;
+        times.queue = started.elapsed();
+        if rpc == Rpc::Get && !self.hooks.get_delay.is_zero() {
+            tokio::time::sleep(self.hooks.get_delay).await;
+        }
         let online = self.locate(region)?;
-        self.run(permit, online, f).await
+        *located = Some(online.clone());
+        self.run(permit, online, times, f).await
     }
 
     /// Runs `f` over a batch on the blocking pool with one admission slot.
-    async fn batch<I, T, F>(self: &Arc<Self>, items: Vec<I>, f: F) -> Result<Vec<T>, Status>
+    async fn batch<I, T, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        items: Vec<I>,
+        f: F,
+    ) -> Result<Vec<T>, Status>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        F: Fn(&RegionServer, I) -> T + Send + 'static,
+    {
+        let started = Instant::now();
+        let n = items.len() as u64;
+        let mut times = CallTimes::default();
+        let r = self.batch_steps(items, started, &mut times, f).await;
+        self.finish(Outcome {
+            rpc,
+            region: None,
+            located: None,
+            row: &[],
+            duration: started.elapsed(),
+            times,
+            items: n,
+            code: code_of(&r),
+        });
+        r
+    }
+
+    async fn batch_steps<I, T, F>(
+        self: &Arc<Self>,
+        items: Vec<I>,
+        started: Instant,
+        times: &mut CallTimes,
+        f: F,
+    ) -> Result<Vec<T>, Status>
     where
         I: Send + 'static,
         T: Send + 'static,
@@ -90,22 +168,27 @@ impl RegionServer {
     {
         check_batch(items.len())?;
         let permit = self.admit().await?;
+        times.queue = started.elapsed();
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (out, t) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            items.into_iter().map(|i| f(&me, i)).collect()
+            observe::timed(|| items.into_iter().map(|i| f(&me, i)).collect())
         })
         .await
-        .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))
+        .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))?;
+        times.add(t);
+        Ok(out)
     }
 
     /// One item of a batch on its region, errors refined as for single calls.
     fn item<T>(
         &self,
+        rpc: Rpc,
         region: Option<&pb::RegionRef>,
         f: impl FnOnce(&Region) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
+        online.counters.count(rpc);
         f(&online.region).map_err(|s| self.refine(&online, s))
     }
 }
@@ -114,13 +197,17 @@ impl RegionServer {
 impl RegionService for RegionGrpc {
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
         let req = req.into_inner();
-        let rs = &self.0;
-        let permit = rs.admit().await?;
-        if !rs.hooks.get_delay.is_zero() {
-            tokio::time::sleep(rs.hooks.get_delay).await;
-        }
-        let online = rs.locate(req.region.as_ref())?;
-        let row = rs.run(permit, online, move |r| get_one(r, req)).await?;
+        let (region, key) = (req.region.clone(), req.row.clone());
+        let delay = self.0.hooks.get_read_delay;
+        let row = self
+            .0
+            .unary(Rpc::Get, region.as_ref(), &key, move |r| {
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
+                get_one(r, req)
+            })
+            .await?;
         Ok(Response::new(pb::GetResponse { row }))
     }
 
@@ -131,9 +218,9 @@ impl RegionService for RegionGrpc {
         let gets = req.into_inner().gets;
         let out = self
             .0
-            .batch(gets, |rs, g| {
+            .batch(Rpc::MultiGet, gets, |rs, g| {
                 let region = g.region.clone();
-                rs.item(region.as_ref(), |r| get_one(r, g))
+                rs.item(Rpc::MultiGet, region.as_ref(), |r| get_one(r, g))
             })
             .await?;
         let mut resp = pb::MultiGetResponse::default();
@@ -153,9 +240,11 @@ impl RegionService for RegionGrpc {
         req: Request<pb::MutateRequest>,
     ) -> Result<Response<pb::MutateResponse>, Status> {
         let req = req.into_inner();
-        let region = req.region.clone();
+        let (region, key) = (req.region.clone(), req.row.clone());
         self.0
-            .unary(region.as_ref(), move |r| mutate_one(r, req))
+            .unary(Rpc::Mutate, region.as_ref(), &key, move |r| {
+                mutate_one(r, req)
+            })
             .await?;
         Ok(Response::new(pb::MutateResponse {}))
     }
@@ -167,9 +256,9 @@ impl RegionService for RegionGrpc {
         let items = req.into_inner().mutations;
         let statuses = self
             .0
-            .batch(items, |rs, m| {
+            .batch(Rpc::MultiMutate, items, |rs, m| {
                 let region = m.region.clone();
-                item_status(rs.item(region.as_ref(), |r| mutate_one(r, m)))
+                item_status(rs.item(Rpc::MultiMutate, region.as_ref(), |r| mutate_one(r, m)))
             })
             .await?;
         Ok(Response::new(pb::MultiMutateResponse { statuses }))
@@ -189,11 +278,12 @@ impl RegionService for RegionGrpc {
             qualifier: req.qualifier,
             expect,
         };
+        let key = req.row.clone();
         let m = row_mutation(req.row, req.mutations)?;
         let d = durability(req.durability)?;
         let applied = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::CheckAndMutate, req.region.as_ref(), &key, move |r| {
                 storage(r.check_and_mutate(&check, &m, d))
             })
             .await?;
@@ -212,9 +302,10 @@ impl RegionService for RegionGrpc {
             .map(|c| (c.family, c.qualifier, c.delta))
             .collect();
         let row = req.row;
+        let key = row.clone();
         let values = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::Increment, req.region.as_ref(), &key, move |r| {
                 storage(r.increment(&row, &cols, d))
             })
             .await?;
@@ -233,9 +324,10 @@ impl RegionService for RegionGrpc {
             .map(|c| (c.family, c.qualifier, c.value))
             .collect();
         let row = req.row;
+        let key = row.clone();
         let values = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::Append, req.region.as_ref(), &key, move |r| {
                 storage(r.append(&row, &cols, d))
             })
             .await?;
@@ -259,7 +351,7 @@ impl RegionService for RegionGrpc {
     ) -> Result<Response<pb::FlushResponse>, Status> {
         let region = req.into_inner().region;
         self.0
-            .unary(region.as_ref(), |r| storage(r.flush()))
+            .unary(Rpc::Flush, region.as_ref(), &[], |r| storage(r.flush()))
             .await?;
         Ok(Response::new(pb::FlushResponse {}))
     }
@@ -276,7 +368,9 @@ impl RegionService for RegionGrpc {
         };
         let report = self
             .0
-            .unary(req.region.as_ref(), move |r| storage(r.compact(kind)))
+            .unary(Rpc::Compact, req.region.as_ref(), &[], move |r| {
+                storage(r.compact(kind))
+            })
             .await?;
         Ok(Response::new(pb::CompactResponse {
             bytes_read: report.bytes_read(),
@@ -288,8 +382,59 @@ impl RegionService for RegionGrpc {
         &self,
         req: Request<pb::RegionStatusRequest>,
     ) -> Result<Response<pb::RegionStatusResponse>, Status> {
+        let started = Instant::now();
         let table = req.into_inner().table;
         let rs = &self.0;
+        let r = region_statuses(rs, table).await;
+        rs.metrics.record(
+            Rpc::RegionStatus,
+            started.elapsed(),
+            r.as_ref().err().map(Status::code),
+        );
+        r.map(|regions| Response::new(pb::RegionStatusResponse { regions }))
+    }
+
+    async fn slow_log(
+        &self,
+        req: Request<pb::SlowLogRequest>,
+    ) -> Result<Response<pb::SlowLogResponse>, Status> {
+        let started = Instant::now();
+        let limit = req.into_inner().limit as usize;
+        let log = self.0.slow_log();
+        let entries = log
+            .newest(limit)
+            .into_iter()
+            .map(|e| pb::SlowLogEntry {
+                finished_ms: e.finished_ms,
+                operation: e.operation.to_string(),
+                table: e.table,
+                region_id: e.region,
+                row: e.row,
+                status: e.status.to_string(),
+                duration_us: e.duration_us,
+                queue_us: e.queue_us,
+                read_us: e.read_us,
+                write_us: e.write_us,
+                wal_sync_us: e.wal_sync_us,
+                stall_us: e.stall_us,
+                items: e.items,
+            })
+            .collect();
+        let resp = pb::SlowLogResponse {
+            entries,
+            threshold_ms: u64::try_from(log.threshold().as_millis()).unwrap_or(u64::MAX),
+            recorded: log.recorded(),
+        };
+        self.0.metrics.record(Rpc::SlowLog, started.elapsed(), None);
+        Ok(Response::new(resp))
+    }
+}
+
+async fn region_statuses(
+    rs: &Arc<RegionServer>,
+    table: String,
+) -> Result<Vec<pb::RegionStatus>, Status> {
+    {
         let permit = rs.admit().await?;
         let regions: Vec<_> = rs
             .online_regions()
@@ -306,7 +451,7 @@ impl RegionService for RegionGrpc {
         .await
         .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
         out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
-        Ok(Response::new(pb::RegionStatusResponse { regions: out }))
+        Ok(out)
     }
 }
 
