@@ -23,6 +23,7 @@ use futures::StreamExt;
 use strata_client::admin::{FamilyDescriptor, TableDescriptor};
 use strata_client::{Client, ClientConfig, Row, Scan, Table};
 use strata_server::config::ServerConfig;
+use strata_server::region_server::TestHooks;
 use strata_server::standalone::{self, StandaloneHandle};
 
 /// A standalone server running in this process on a loopback port, with its data in a
@@ -41,10 +42,18 @@ impl TestServer {
 
     /// Starts a server with the test settings adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with_hooks(tweak, TestHooks::default()).await
+    }
+
+    /// [`start_with`](Self::start_with) plus test hooks (e.g. a delay inside every Get).
+    pub async fn start_with_hooks(
+        tweak: impl FnOnce(&mut ServerConfig),
+        hooks: TestHooks,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::for_tests(dir.path());
         tweak(&mut config);
-        let handle = standalone::start(config.clone())
+        let handle = standalone::start_with_hooks(config.clone(), hooks)
             .await
             .expect("in-process server starts");
         TestServer {
