@@ -150,7 +150,7 @@ impl RegionServer {
         let d = region.descriptor();
         let (table, id) = (d.table.clone(), d.region_id.clone());
         let counters = self.metrics.region_counters(&table);
-        tracing::info!(region = %region.name(), epoch, "region opened");
+        tracing::info!(region = %region.name(), epoch, "serving region");
         let old = self.online.write().entry(table).or_default().insert(
             id,
             Arc::new(OnlineRegion {
@@ -179,7 +179,7 @@ impl RegionServer {
         match removed {
             Some(r) => {
                 let res = r.region.close(true);
-                tracing::info!(region = %r.region.name(), ok = res.is_ok(), "region closed");
+                tracing::info!(region = %r.region.name(), ok = res.is_ok(), "region closed, no longer served");
                 res
             }
             None => Ok(()),
