@@ -99,7 +99,10 @@ async fn stats_line_and_event_lines_reach_the_log() {
         .expect("major compact");
 
     let opened = wait_for("region opened", &mut seen);
-    assert!(opened.contains("logged/") && opened.contains("replayed="), "{opened}");
+    assert!(
+        opened.contains("logged/") && opened.contains("replayed="),
+        "{opened}"
+    );
     let serving = wait_for("serving region", &mut seen);
     assert!(serving.contains("logged/"), "{serving}");
     let flushed = wait_for("flushed memstore", &mut seen);

@@ -220,8 +220,9 @@ async fn open_steps(
     started: Instant,
     times: &mut CallTimes,
 ) -> Result<(Arc<OnlineRegion>, ScanState), Status> {
-    let permit = rs.admit().await?;
+    let permit = rs.admit().await;
     times.queue = started.elapsed();
+    let permit = permit?;
     let online = rs.locate(req.region.as_ref())?;
     let max_message = rs.max_message_size;
     let state = rs

@@ -115,8 +115,10 @@ impl RegionServer {
         T: Send + 'static,
         F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
     {
-        let permit = self.admit().await?;
+        // Queue time counts for refused requests too (a queue_timeout is all queue).
+        let permit = self.admit().await;
         times.queue = started.elapsed();
+        let permit = permit?;
         if rpc == Rpc::Get && !self.hooks.get_delay.is_zero() {
             tokio::time::sleep(self.hooks.get_delay).await;
         }
@@ -167,8 +169,10 @@ impl RegionServer {
         F: Fn(&RegionServer, I) -> T + Send + 'static,
     {
         check_batch(items.len())?;
-        let permit = self.admit().await?;
+        // Queue time counts for refused requests too (a queue_timeout is all queue).
+        let permit = self.admit().await;
         times.queue = started.elapsed();
+        let permit = permit?;
         let me = self.clone();
         let (out, t) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -434,25 +438,23 @@ async fn region_statuses(
     rs: &Arc<RegionServer>,
     table: String,
 ) -> Result<Vec<pb::RegionStatus>, Status> {
-    {
-        let permit = rs.admit().await?;
-        let regions: Vec<_> = rs
-            .online_regions()
-            .into_iter()
-            .filter(|o| table.is_empty() || o.region.descriptor().table == table)
-            .collect();
-        let mut out = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            regions
-                .iter()
-                .map(|o| region_status(&o.region))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
-        out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
-        Ok(out)
-    }
+    let permit = rs.admit().await?;
+    let regions: Vec<_> = rs
+        .online_regions()
+        .into_iter()
+        .filter(|o| table.is_empty() || o.region.descriptor().table == table)
+        .collect();
+    let mut out = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        regions
+            .iter()
+            .map(|o| region_status(&o.region))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
+    out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
+    Ok(out)
 }
 
 fn region_status(region: &Region) -> pb::RegionStatus {
