@@ -23,9 +23,11 @@ use crate::location::RegionInfo;
 use crate::retry::{self, Idempotency};
 
 mod schema;
+mod slowlog;
 mod status;
 
 pub use schema::{BloomType, Compression, FamilyDescriptor, TableDescription, TableDescriptor};
+pub use slowlog::{MAX_SLOW_LOG_LIMIT, ServerSlowLog, SlowRequest};
 pub use status::{ClusterStatus, CompactionSummary, RegionStatus, ServerStatus};
 
 /// Regions flushed or compacted at once by a table-wide admin call.

@@ -309,6 +309,13 @@ impl RegionService for Fake {
     ) -> Result<Response<pb::RegionStatusResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+
+    async fn slow_log(
+        &self,
+        _: Request<pb::SlowLogRequest>,
+    ) -> Result<Response<pb::SlowLogResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 fn item_status(s: &Status) -> pb::ItemStatus {

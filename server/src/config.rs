@@ -63,6 +63,20 @@ pub struct ServerSection {
     /// How long a graceful shutdown waits for in-flight calls.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// HTTP status port: `/metrics`, status pages, `/status.json`
+    /// (`hbase.regionserver.info.port`, `hbase.master.info.port`); port 0 picks one.
+    pub status_listen: SocketAddr,
+    /// Requests slower than this go to the slow-request log
+    /// (`hbase.ipc.warn.response.time`).
+    #[serde(with = "humantime_serde")]
+    pub slow_request_threshold: Duration,
+    /// Entries kept by the slow-request log, oldest dropped first; 0 turns it off
+    /// (`hbase.regionserver.slowlog.ringbuffer.size`).
+    pub slow_log_entries: usize,
+    /// Period of the stats line in the log; 0 turns it off
+    /// (`hbase.regionserver.statistics.period`-like: HBase's block cache line every 5 min).
+    #[serde(with = "humantime_serde")]
+    pub stats_interval: Duration,
 }
 
 impl Default for ServerSection {
@@ -77,6 +91,10 @@ impl Default for ServerSection {
             max_message_size: ByteSize::mib(64),
             runtime: RuntimeKind::MultiThread,
             shutdown_timeout: Duration::from_secs(30),
+            status_listen: SocketAddr::from(([127, 0, 0, 1], 16030)),
+            slow_request_threshold: Duration::from_millis(100),
+            slow_log_entries: 256,
+            stats_interval: Duration::from_secs(300),
         }
     }
 }
@@ -132,6 +150,7 @@ impl ServerConfig {
         let mut c = ServerConfig::default();
         c.server.root_dir = root_dir.into();
         c.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        c.server.status_listen = SocketAddr::from(([127, 0, 0, 1], 0));
         c.engine = EngineOptions::for_tests();
         c
     }
@@ -202,6 +221,25 @@ impl ServerConfig {
                 ByteSize(lo),
                 ByteSize(hi),
                 s.max_message_size
+            ));
+        }
+        if s.slow_log_entries > crate::slowlog::MAX_ENTRIES_CEILING {
+            return bad(format!(
+                "server.slow_log_entries must be <= {}, got {}",
+                crate::slowlog::MAX_ENTRIES_CEILING,
+                s.slow_log_entries
+            ));
+        }
+        if !s.stats_interval.is_zero() && s.stats_interval < Duration::from_secs(1) {
+            return bad(format!(
+                "server.stats_interval must be 0 (off) or >= 1s, got {:?}",
+                s.stats_interval
+            ));
+        }
+        if s.status_listen.port() != 0 && s.status_listen == s.listen {
+            return bad(format!(
+                "server.status_listen must differ from server.listen ({})",
+                s.listen
             ));
         }
         if s.root_dir.as_os_str().is_empty() {

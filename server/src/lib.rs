@@ -15,5 +15,8 @@ pub mod convert;
 pub mod error;
 pub mod filter;
 pub mod master;
+pub mod metrics;
 pub mod region_server;
+pub mod slowlog;
 pub mod standalone;
+pub mod status;

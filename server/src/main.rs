@@ -65,8 +65,11 @@ fn init_logs(level: Option<&str>) {
         eprintln!("strata-server: bad log filter ({e}); using info");
         EnvFilter::new("info")
     });
+    // Colours only on a terminal: log files and pipes get plain `key=value` text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }

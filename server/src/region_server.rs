@@ -12,6 +12,7 @@
 //! Thread safety: the map of online regions is behind a `RwLock` read on every request
 //! and written only when regions open or close.
 
+mod observe;
 mod scan;
 mod service;
 
@@ -29,6 +30,8 @@ use tonic::Status;
 use crate::admission::{Admission, Permit};
 use crate::config::ServerSection;
 use crate::error::{internal, invalid, not_serving, shutting_down, storage_status, unknown_table};
+use crate::metrics::{RegionCounters, ServerMetrics};
+use crate::slowlog::SlowLog;
 
 pub use service::RegionGrpc;
 
@@ -55,6 +58,8 @@ pub trait TableDirectory: Send + Sync {
 pub struct TestHooks {
     /// Every Get sleeps this long while holding its admission slot.
     pub get_delay: Duration,
+    /// Every Get sleeps this long inside its engine (read) step, on the blocking pool.
+    pub get_read_delay: Duration,
 }
 
 /// A region open on this server, with the assignment epoch it was opened under.
@@ -64,6 +69,8 @@ pub struct OnlineRegion {
     pub region: Arc<Region>,
     /// Assignment epoch: requests naming another (non-zero) epoch are refused.
     pub epoch: u64,
+    /// Request counters of this region (and its table).
+    pub counters: Arc<RegionCounters>,
 }
 
 /// The region server's state, shared by its gRPC service and the master.
@@ -75,6 +82,8 @@ pub struct RegionServer {
     shutting_down: AtomicBool,
     max_message_size: usize,
     hooks: TestHooks,
+    metrics: Arc<ServerMetrics>,
+    slow_log: SlowLog,
 }
 
 impl std::fmt::Debug for RegionServer {
@@ -101,6 +110,8 @@ impl RegionServer {
             shutting_down: AtomicBool::new(false),
             max_message_size: usize::try_from(cfg.max_message_size.0).unwrap_or(usize::MAX),
             hooks,
+            metrics: Arc::new(ServerMetrics::default()),
+            slow_log: SlowLog::new(cfg.slow_request_threshold, cfg.slow_log_entries),
         }
     }
 
@@ -112,6 +123,16 @@ impl RegionServer {
     /// Admission figures (in flight, queued, rejected).
     pub fn admission(&self) -> &Admission {
         &self.admission
+    }
+
+    /// Request metrics.
+    pub fn metrics(&self) -> &Arc<ServerMetrics> {
+        &self.metrics
+    }
+
+    /// The slow-request log.
+    pub fn slow_log(&self) -> &SlowLog {
+        &self.slow_log
     }
 
     /// Opens (or, with `create`, creates) the region in `dir` and serves it under
@@ -128,12 +149,16 @@ impl RegionServer {
         };
         let d = region.descriptor();
         let (table, id) = (d.table.clone(), d.region_id.clone());
-        let old = self
-            .online
-            .write()
-            .entry(table)
-            .or_default()
-            .insert(id, Arc::new(OnlineRegion { region, epoch }));
+        let counters = self.metrics.region_counters(&table);
+        tracing::info!(region = %region.name(), epoch, "serving region");
+        let old = self.online.write().entry(table).or_default().insert(
+            id,
+            Arc::new(OnlineRegion {
+                region,
+                epoch,
+                counters,
+            }),
+        );
         if let Some(old) = old {
             // Never two live copies of one region: close the replaced one.
             old.region.close(false)?;
@@ -152,7 +177,11 @@ impl RegionServer {
             r
         };
         match removed {
-            Some(r) => r.region.close(true),
+            Some(r) => {
+                let res = r.region.close(true);
+                tracing::info!(region = %r.region.name(), ok = res.is_ok(), "region closed, no longer served");
+                res
+            }
             None => Ok(()),
         }
     }
@@ -243,10 +272,12 @@ impl RegionServer {
     /// Runs `f` on the blocking pool holding `permit`; storage errors become statuses
     /// (a region closed because it moved or its table was disabled becomes
     /// FAILED_PRECONDITION, so the client re-locates).
+    /// Adds the engine time and waits of the call to `times`.
     async fn run<T, F>(
         self: &Arc<Self>,
         permit: Permit,
         online: Arc<OnlineRegion>,
+        times: &mut crate::metrics::CallTimes,
         f: F,
     ) -> Result<T, Status>
     where
@@ -254,12 +285,14 @@ impl RegionServer {
         F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
     {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (r, t) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            f(&online.region).map_err(|s| me.refine(&online, s))
+            observe::timed(|| f(&online.region).map_err(|s| me.refine(&online, s)))
         })
         .await
-        .map_err(|e| internal(format!("request task failed: {e}")))?
+        .map_err(|e| internal(format!("request task failed: {e}")))?;
+        times.add(t);
+        r
     }
 
     /// A request on `online` failed with `status`: if the region closed because it left

@@ -30,6 +30,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::{ConfigError, ServerConfig};
 use crate::master::{self, Master, MasterGrpc, RegionHost};
 use crate::region_server::{RegionGrpc, RegionServer, TestHooks};
+use crate::status::model::{LocalMasterView, RateTracker};
+use crate::status::{self, RegionServerSource, StatusServer, StatusSources};
 
 /// HTTP/2 keepalive ping period, and how long a ping may go unanswered before the
 /// connection is dropped (dead clients do not hold streams forever).
@@ -86,6 +88,8 @@ pub struct StandaloneHandle {
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     region_server: Arc<RegionServer>,
     master: Arc<Master>,
+    status: Option<StatusServer>,
+    stats_line: Option<JoinHandle<()>>,
 }
 
 /// Starts a standalone server with `config` (already validated by
@@ -111,6 +115,7 @@ pub async fn start_with_hooks(
         .map_err(|e| ServerError::Net(e.to_string()))?;
     let url = s.advertise.clone().unwrap_or_else(|| advertised(addr));
     let root = s.root_dir.clone();
+    let status_listener_addr = s.status_listen;
     let (engine_opts, hooks_c, s_c, url_c) = (config.engine.clone(), hooks, s.clone(), url.clone());
     let (region_server, master) = tokio::task::spawn_blocking(move || {
         strata_storage::fs_util::create_dir_durable(&root.join("tables"))?;
@@ -148,6 +153,41 @@ pub async fn start_with_hooks(
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
+    let rate = Arc::new(RateTracker::default());
+    let sources = StatusSources {
+        region_server: Some(RegionServerSource {
+            region_server: region_server.clone(),
+            address: url.clone(),
+            config: config.clone(),
+            rate: rate.clone(),
+        }),
+        master: Some(Arc::new(LocalMasterView {
+            master: master.clone(),
+            region_server: region_server.clone(),
+            address: url.clone(),
+            rate,
+        })),
+    };
+    let status = match status::start(status_listener_addr, sources).await {
+        Ok(st) => st,
+        Err(e) => {
+            // Stop what was started: the regions flush and close as on shutdown.
+            region_server.begin_shutdown();
+            let _ = stop.send(());
+            let _ = serve.await;
+            let rs = region_server.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = rs.close_all();
+                rs.engine().shutdown();
+            })
+            .await;
+            return Err(ServerError::Net(format!(
+                "cannot listen on server.status_listen {status_listener_addr}: {e}"
+            )));
+        }
+    };
+    tracing::info!(url = %status.url(), "status pages and /metrics");
+    let stats_line = status::stats_line::spawn(region_server.clone(), s.stats_interval);
     Ok(StandaloneHandle {
         addr,
         url,
@@ -157,6 +197,8 @@ pub async fn start_with_hooks(
         serve,
         region_server,
         master,
+        status: Some(status),
+        stats_line,
     })
 }
 
@@ -187,6 +229,11 @@ impl StandaloneHandle {
         &self.region_server
     }
 
+    /// The HTTP status port's URL (`/metrics`, `/`, `/master`, `/status.json`).
+    pub fn status_url(&self) -> Option<String> {
+        self.status.as_ref().map(StatusServer::url)
+    }
+
     /// The master (catalog).
     pub fn master(&self) -> &Arc<Master> {
         &self.master
@@ -196,9 +243,10 @@ impl StandaloneHandle {
     pub fn status_line(&self) -> String {
         let (tables, regions) = self.master.counts();
         format!(
-            "strata standalone listening on {}, data in {} ({tables} tables, {regions} regions)",
+            "strata standalone listening on {}, data in {} ({tables} tables, {regions} regions), status pages at {}/",
             self.url,
-            self.root_dir.display()
+            self.root_dir.display(),
+            self.status_url().unwrap_or_default()
         )
     }
 
@@ -207,6 +255,12 @@ impl StandaloneHandle {
     /// every region and stop the engine.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down");
+        if let Some(t) = self.stats_line.take() {
+            t.abort();
+        }
+        if let Some(st) = self.status.take() {
+            st.shutdown().await;
+        }
         self.region_server.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -180,6 +180,16 @@ impl Engine {
         self.shared.stats.snapshot()
     }
 
+    /// Latency histograms (WAL sync, flush, compaction).
+    pub fn latency(&self) -> crate::histogram::EngineLatencySnapshot {
+        self.shared.stats.latency.snapshot()
+    }
+
+    /// Writes waiting for memstore room right now.
+    pub fn stalled_writes(&self) -> u64 {
+        self.shared.memory.stalled_now()
+    }
+
     /// Block cache figures.
     pub fn block_cache_stats(&self) -> BlockCacheStats {
         self.shared.cache.stats()
@@ -200,6 +210,7 @@ impl Engine {
             stalls: m.stalls.load(Ordering::Relaxed),
             stall_micros: m.stall_micros.load(Ordering::Relaxed),
             stall_rejections: m.stall_rejections.load(Ordering::Relaxed),
+            stalled_now: m.stalled_now(),
         }
     }
 

@@ -22,6 +22,8 @@ pub struct MemoryGovernor {
     pub(crate) stall_micros: AtomicU64,
     /// Writes refused with `WriteStall` after waiting `stall_timeout`.
     pub(crate) stall_rejections: AtomicU64,
+    /// Writes waiting at a limit now (the first and last log the stall's begin/end).
+    stalled_now: AtomicU64,
 }
 
 /// Memory figures.
@@ -39,6 +41,8 @@ pub struct MemoryStats {
     pub stall_micros: u64,
     /// Writes refused with `WriteStall`.
     pub stall_rejections: u64,
+    /// Writes waiting at a limit right now.
+    pub stalled_now: u64,
 }
 
 impl MemoryGovernor {
@@ -60,6 +64,21 @@ impl MemoryGovernor {
             });
         let _g = self.lock.lock();
         self.freed.notify_all();
+    }
+
+    /// A write starts waiting; true for the first one (a stall begins).
+    pub(crate) fn enter_stall(&self) -> bool {
+        self.stalled_now.fetch_add(1, Ordering::AcqRel) == 0
+    }
+
+    /// A write stops waiting; true for the last one (the stall ends).
+    pub(crate) fn leave_stall(&self) -> bool {
+        self.stalled_now.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Writes waiting now.
+    pub fn stalled_now(&self) -> u64 {
+        self.stalled_now.load(Ordering::Relaxed)
     }
 
     /// Waits until memory is released or `timeout` passes.

@@ -9,6 +9,8 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct Stats {
             $($(#[$doc])* pub $name: AtomicU64,)*
+            /// Latency histograms (WAL sync, flush, compaction).
+            pub latency: crate::histogram::EngineLatency,
         }
 
         /// A point-in-time copy of [`Stats`].

@@ -10,7 +10,9 @@
 //! a fixed sleep standing in for a condition; each loop is bounded in count and time.
 
 pub mod binaries;
+pub mod http;
 pub mod process;
+pub mod prom;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use futures::StreamExt;
 use strata_client::admin::{FamilyDescriptor, TableDescriptor};
 use strata_client::{Client, ClientConfig, Row, Scan, Table};
 use strata_server::config::ServerConfig;
+use strata_server::region_server::TestHooks;
 use strata_server::standalone::{self, StandaloneHandle};
 
 /// A standalone server running in this process on a loopback port, with its data in a
@@ -39,10 +42,18 @@ impl TestServer {
 
     /// Starts a server with the test settings adjusted by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with_hooks(tweak, TestHooks::default()).await
+    }
+
+    /// [`start_with`](Self::start_with) plus test hooks (e.g. a delay inside every Get).
+    pub async fn start_with_hooks(
+        tweak: impl FnOnce(&mut ServerConfig),
+        hooks: TestHooks,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig::for_tests(dir.path());
         tweak(&mut config);
-        let handle = standalone::start(config.clone())
+        let handle = standalone::start_with_hooks(config.clone(), hooks)
             .await
             .expect("in-process server starts");
         TestServer {
@@ -59,6 +70,12 @@ impl TestServer {
     /// The URL of both services, e.g. `http://127.0.0.1:40123`.
     pub fn url(&self) -> &str {
         self.handle().url()
+    }
+
+    /// The status port's URL (`/metrics`, pages, `/status.json`), e.g.
+    /// `http://127.0.0.1:40124`.
+    pub fn status_url(&self) -> String {
+        self.handle().status_url().expect("status port is running")
     }
 
     /// The data directory.

@@ -16,6 +16,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServerProcess {
     child: Child,
     url: String,
+    status_url: Option<String>,
 }
 
 impl ServerProcess {
@@ -29,8 +30,18 @@ impl ServerProcess {
     /// [`spawn`](Self::spawn), with a failure to start (e.g. the port is taken) as an
     /// error.
     pub fn try_spawn(root: &Path, listen: &str) -> Result<ServerProcess, String> {
+        ServerProcess::try_spawn_with(root, listen, &["--set", "server.status_listen=127.0.0.1:0"])
+    }
+
+    /// [`try_spawn`](Self::try_spawn) with more arguments (e.g. `--set key=value`).
+    pub fn try_spawn_with(
+        root: &Path,
+        listen: &str,
+        extra: &[&str],
+    ) -> Result<ServerProcess, String> {
         let mut child = Command::new(binaries::path(binaries::SERVER))
             .args(["standalone", "--listen", listen, "--log-level", "warn"])
+            .args(extra)
             .arg("--root-dir")
             .arg(root)
             .stdin(Stdio::null())
@@ -48,12 +59,18 @@ impl ServerProcess {
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
         let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        let url = line
+        let mut urls = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .map(|w| w.trim_end_matches(',').to_string());
+            .filter(|w| w.starts_with("http://"))
+            .map(|w| w.trim_end_matches(',').trim_end_matches('/').to_string());
+        let url = urls.next();
+        let status_url = urls.next();
         match url {
-            Some(url) => Ok(ServerProcess { child, url }),
+            Some(url) => Ok(ServerProcess {
+                child,
+                url,
+                status_url,
+            }),
             None => {
                 let _ = child.kill();
                 let status = child.wait();
@@ -68,6 +85,11 @@ impl ServerProcess {
     /// The URL the server printed.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The status port's URL, as the status line names it.
+    pub fn status_url(&self) -> Option<&str> {
+        self.status_url.as_deref()
     }
 
     /// The `host:port` it listens on.

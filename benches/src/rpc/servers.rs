@@ -143,7 +143,7 @@ impl Drop for ServerThread {
 }
 
 /// The Strata configuration rpcbench runs: the defaults (`wal.durability = fsync`,
-/// 512 MiB block cache, ...) on `root_dir`, a free loopback port, `server.runtime =
+/// 512 MiB block cache, ...) on `root_dir`, free loopback ports (gRPC and status), `server.runtime =
 /// kind`, then the user's `--set` overrides. Loaded through [`ServerConfig::from_parts`],
 /// so it is validated exactly as the binary validates its configuration.
 pub fn strata_config(
@@ -158,6 +158,7 @@ pub fn strata_config(
             quoted(&root_dir.display().to_string())
         ),
         format!("server.listen={}", quoted("127.0.0.1:0")),
+        format!("server.status_listen={}", quoted("127.0.0.1:0")),
         format!("server.runtime={}", quoted(runtime_name(kind))),
     ];
     all.extend(sets.iter().cloned());

@@ -72,6 +72,8 @@ pub enum Command {
     MajorCompact(String),
     /// `status`
     Status,
+    /// `slowlog [limit]`: the region servers' slow-request logs (0 = all kept).
+    SlowLog(u32),
     /// `help`
     Help(Option<String>),
     /// `exit`
@@ -125,6 +127,16 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         "status" => {
             a.skip_rest(); // HBase's 'simple'/'detailed' formats: one format here
             Command::Status
+        }
+        "slowlog" => {
+            let limit = a.opt_int("an entry count")?.unwrap_or(20);
+            let max = i64::from(crate::admin::MAX_SLOW_LOG_LIMIT);
+            if !(0..=max).contains(&limit) {
+                return Err(a.error(format!(
+                    "the entry count must be in 0..={max} (0 = all kept), got {limit}"
+                )));
+            }
+            Command::SlowLog(u32::try_from(limit).unwrap_or(0))
         }
         "help" => Command::Help(a.opt_string("a command name")?),
         "exit" | "quit" => Command::Exit,

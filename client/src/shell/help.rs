@@ -116,6 +116,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         "show the region servers and their regions",
     ),
     entry(
+        "slowlog",
+        "slowlog [count]",
+        "show the newest slow requests of each region server (default 20, 0 = all kept) with their queue, read, write, WAL sync and stall times",
+    ),
+    entry(
         "help",
         "help ['command']",
         "show this help, or one command's",

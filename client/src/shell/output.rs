@@ -258,6 +258,64 @@ impl<W: Write> Printer<W> {
         Ok(())
     }
 
+    /// Slow-request logs, one block per server, newest first.
+    pub fn slow_log(&mut self, logs: &[crate::admin::ServerSlowLog]) -> io::Result<()> {
+        if self.json {
+            let servers: Vec<Json> = logs
+                .iter()
+                .map(|l| {
+                    let entries: Vec<Json> = l
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            json!({"finished_ms": e.finished_ms, "operation": e.operation,
+                                   "table": e.table, "region_id": e.region_id, "row": e.row,
+                                   "status": e.status, "duration_us": e.duration_us,
+                                   "queue_us": e.queue_us, "read_us": e.read_us,
+                                   "write_us": e.write_us, "wal_sync_us": e.wal_sync_us,
+                                   "stall_us": e.stall_us, "items": e.items})
+                        })
+                        .collect();
+                    json!({"address": l.address, "threshold_ms": l.threshold_ms,
+                           "recorded": l.recorded, "entries": entries})
+                })
+                .collect();
+            return self.doc(json!({ "servers": servers }));
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        for l in logs {
+            writeln!(
+                self.out,
+                "{}: {} slow request(s) over {} ms since start, newest {} shown",
+                l.address,
+                l.recorded,
+                l.threshold_ms,
+                l.entries.len()
+            )?;
+            for e in &l.entries {
+                writeln!(
+                    self.out,
+                    " {} {} table={} region={} row={:?} status={} total={:.1}ms queue={:.1}ms \
+                     read={:.1}ms write={:.1}ms wal_sync={:.1}ms stall={:.1}ms items={}",
+                    e.finished_ms,
+                    e.operation,
+                    e.table,
+                    e.region_id,
+                    e.row,
+                    e.status,
+                    ms(e.duration_us),
+                    ms(e.queue_us),
+                    ms(e.read_us),
+                    ms(e.write_us),
+                    ms(e.wal_sync_us),
+                    ms(e.stall_us),
+                    e.items
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Help text (`{"help": ...}` in JSON mode).
     pub fn help(&mut self, text: &str) -> io::Result<()> {
         if self.json {

@@ -20,10 +20,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use super::observe::{self, Outcome};
 use super::{OnlineRegion, RegionServer, storage};
 use crate::convert::{columns, max_versions, prefix_end, row_after, row_to_proto, time_range};
 use crate::error::{internal, not_serving, shutting_down};
 use crate::filter::{FilterPlan, RowFilter};
+use crate::metrics::{CallTimes, Rpc};
 
 /// Batches buffered between the scanner and the client.
 pub const SCAN_CHANNEL_BATCHES: usize = 2;
@@ -160,61 +162,134 @@ fn narrow(scan: &mut Scan, prefix: &Bytes) {
     }
 }
 
+/// What the scan reports to the metrics and slow log when it ends. Its duration is
+/// server-side time only (queue waits plus engine steps), not the time the client took
+/// to read the stream.
+struct ScanRecord {
+    region: Option<pb::RegionRef>,
+    start_row: Bytes,
+    times: CallTimes,
+    rows: u64,
+}
+
+impl ScanRecord {
+    fn finish(&self, rs: &RegionServer, online: Option<&OnlineRegion>, code: tonic::Code) {
+        rs.finish(Outcome {
+            rpc: Rpc::Scan,
+            region: self.region.as_ref(),
+            located: online,
+            row: &self.start_row,
+            duration: self.times.queue + self.times.engine,
+            times: self.times,
+            items: self.rows,
+            code,
+        });
+    }
+}
+
 /// Admits the scan, opens it, and streams its batches from a background task.
 pub(super) async fn start(
     rs: Arc<RegionServer>,
     req: pb::ScanRequest,
 ) -> Result<ScanStream, Status> {
-    let permit = rs.admit().await?;
+    let mut record = ScanRecord {
+        region: req.region.clone(),
+        start_row: req.start_row.clone(),
+        times: CallTimes::default(),
+        rows: 0,
+    };
+    let started = Instant::now();
+    let (online, state) = match open_steps(&rs, req, started, &mut record.times).await {
+        Ok(v) => v,
+        Err(s) => {
+            record.finish(&rs, None, s.code());
+            return Err(s);
+        }
+    };
+    let (tx, rx) = mpsc::channel(SCAN_CHANNEL_BATCHES);
+    tokio::spawn(async move {
+        let code = pump(&rs, &online, state, tx, &mut record).await;
+        record.finish(&rs, Some(&online), code);
+    });
+    Ok(ReceiverStream::new(rx))
+}
+
+async fn open_steps(
+    rs: &Arc<RegionServer>,
+    req: pb::ScanRequest,
+    started: Instant,
+    times: &mut CallTimes,
+) -> Result<(Arc<OnlineRegion>, ScanState), Status> {
+    let permit = rs.admit().await;
+    times.queue = started.elapsed();
+    let permit = permit?;
     let online = rs.locate(req.region.as_ref())?;
     let max_message = rs.max_message_size;
     let state = rs
-        .run(permit, online.clone(), move |r| open(r, req, max_message))
+        .run(permit, online.clone(), times, move |r| {
+            open(r, req, max_message)
+        })
         .await?;
-    let (tx, rx) = mpsc::channel(SCAN_CHANNEL_BATCHES);
-    tokio::spawn(pump(rs, online, state, tx));
-    Ok(ReceiverStream::new(rx))
+    Ok((online, state))
 }
 
 type Sender = mpsc::Sender<Result<pb::ScanResponse, Status>>;
 
-async fn pump(rs: Arc<RegionServer>, online: Arc<OnlineRegion>, mut state: ScanState, tx: Sender) {
+/// Streams the batches; returns the scan's outcome code.
+async fn pump(
+    rs: &RegionServer,
+    online: &OnlineRegion,
+    mut state: ScanState,
+    tx: Sender,
+    record: &mut ScanRecord,
+) -> tonic::Code {
     while !state.done {
         if rs.is_shutting_down() {
-            let _ = tx.send(Err(shutting_down())).await;
-            return;
+            let s = shutting_down();
+            let code = s.code();
+            let _ = tx.send(Err(s)).await;
+            return code;
         }
+        let waited = Instant::now();
         let permit = match rs.admission.continue_with().await {
             Ok(p) => p,
             Err(s) => {
+                let code = s.code();
                 let _ = tx.send(Err(s)).await;
-                return;
+                return code;
             }
         };
+        record.times.queue += waited.elapsed();
         let step = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let r = state.step();
-            (state, r)
+            let (r, t) = observe::timed(|| state.step());
+            (state, r, t)
         })
         .await;
         let rows = match step {
-            Ok((s, Ok(rows))) => {
+            Ok((s, Ok(rows), t)) => {
                 state = s;
+                record.times.add(t);
                 rows
             }
-            Ok((_, Err(status))) => {
-                let _ = tx.send(Err(rs.refine(&online, status))).await;
-                return;
+            Ok((_, Err(status), t)) => {
+                record.times.add(t);
+                let status = rs.refine(online, status);
+                let code = status.code();
+                let _ = tx.send(Err(status)).await;
+                return code;
             }
             Err(e) => {
                 let _ = tx
                     .send(Err(internal(format!("scan task failed: {e}"))))
                     .await;
-                return;
+                return tonic::Code::Internal;
             }
         };
+        record.rows += rows.len() as u64;
         if !rows.is_empty() && tx.send(Ok(pb::ScanResponse { rows })).await.is_err() {
-            return; // the client went away: drop the scanner
+            return tonic::Code::Cancelled; // the client went away: drop the scanner
         }
     }
+    tonic::Code::Ok
 }

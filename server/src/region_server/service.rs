@@ -1,6 +1,8 @@
 //! `RegionService` over gRPC: each call takes an admission slot, finds its region, and
-//! runs the engine call on the blocking pool. Batched calls (MultiGet, MultiMutate) take
-//! one slot and one blocking hop for the whole batch and answer per item.
+//! runs the engine call on the blocking pool; gets whose data is in memory (memstores,
+//! cached blocks) are answered on the runtime thread instead, sparing the hop. Batched
+//! calls (MultiGet, MultiMutate) take one slot and at most one blocking hop for the
+//! whole batch and answer per item.
 
 use std::sync::Arc;
 
@@ -9,12 +11,16 @@ use strata_proto::v1::{self as pb, ItemStatus};
 use strata_storage::{Check, CompactionKind, Get, Region, Row};
 use tonic::{Request, Response, Status};
 
-use super::{RegionServer, scan, storage};
+use std::time::Instant;
+
+use super::observe::{self, Outcome, code_of};
+use super::{OnlineRegion, RegionServer, scan, storage};
 use crate::convert::{
     columns, compare_op, durability, max_versions, row_mutation, row_to_proto, time_range,
 };
 use crate::error::invalid;
 use crate::filter::{FilterPlan, RowFilter};
+use crate::metrics::{CallTimes, Rpc};
 
 /// Most items in one MultiGet or MultiMutate.
 pub const MAX_BATCH_ITEMS: usize = 10_000;
@@ -42,9 +48,9 @@ fn item_status(r: Result<(), Status>) -> ItemStatus {
     }
 }
 
-/// Gets answered on the runtime thread before the rest of a MultiGet goes to the
+/// Items of a batch answered on the runtime thread before the rest goes to the
 /// blocking pool: bounds the time one request holds an async worker.
-const MAX_INLINE_GETS: usize = 32;
+const MAX_INLINE_ITEMS: usize = 32;
 
 /// A decoded get request: the engine's query and the filter to apply to its row.
 struct PreparedGet {
@@ -93,44 +99,52 @@ fn get_one(region: &Region, req: pb::GetRequest) -> Result<Option<pb::Row>, Stat
     PreparedGet::new(req)?.run(region)
 }
 
-/// A MultiGet item left for the blocking pool.
+/// A MultiGet item: not tried yet, or tried in memory and in need of a file read.
 enum PendingGet {
-    /// Tried in memory; needs a file read.
-    Prepared(Option<pb::RegionRef>, PreparedGet),
-    /// Not tried yet.
     Raw(pb::GetRequest),
+    Prepared(Option<pb::RegionRef>, PreparedGet),
 }
 
 impl PendingGet {
-    fn run(self, rs: &RegionServer) -> Result<Option<pb::Row>, Status> {
-        match self {
-            PendingGet::Prepared(region, p) => rs.item(region.as_ref(), |r| p.run(r)),
-            PendingGet::Raw(g) => {
-                let region = g.region.clone();
-                rs.item(region.as_ref(), |r| get_one(r, g))
-            }
+    /// On the runtime thread: the answer if it needs no file read, else the item for
+    /// the blocking pool.
+    fn try_inline(
+        self,
+        rs: &RegionServer,
+    ) -> Result<Result<Option<pb::Row>, Status>, Box<PendingGet>> {
+        let PendingGet::Raw(mut g) = self else {
+            return Err(Box::new(self));
+        };
+        let region = g.region.take();
+        let online = match rs.locate(region.as_ref()) {
+            Ok(o) => o,
+            Err(s) => return Ok(Err(s)),
+        };
+        online.counters.count(Rpc::MultiGet);
+        let prepared = match PreparedGet::new(g) {
+            Ok(p) => p,
+            Err(s) => return Ok(Err(s)),
+        };
+        match prepared.try_cached(&online.region) {
+            Ok(Ok(row)) => Ok(Ok(row)),
+            Ok(Err(p)) => Err(Box::new(PendingGet::Prepared(region, p))),
+            Err(s) => Ok(Err(rs.refine(&online, s))),
         }
     }
-}
 
-/// One MultiGet item on the runtime thread: `Err(pending)` when it needs a file read.
-fn get_inline(
-    rs: &RegionServer,
-    mut g: pb::GetRequest,
-) -> Result<Result<Option<pb::Row>, Status>, Box<PendingGet>> {
-    let region = g.region.take();
-    let online = match rs.locate(region.as_ref()) {
-        Ok(o) => o,
-        Err(s) => return Ok(Err(s)),
-    };
-    let prepared = match PreparedGet::new(g) {
-        Ok(p) => p,
-        Err(s) => return Ok(Err(s)),
-    };
-    match prepared.try_cached(&online.region) {
-        Ok(Ok(row)) => Ok(Ok(row)),
-        Ok(Err(p)) => Err(Box::new(PendingGet::Prepared(region, p))),
-        Err(s) => Ok(Err(rs.refine(&online, s))),
+    /// On the blocking pool.
+    fn run(self, rs: &RegionServer) -> Result<Option<pb::Row>, Status> {
+        match self {
+            PendingGet::Raw(g) => {
+                let region = g.region.clone();
+                rs.item(Rpc::MultiGet, region.as_ref(), |r| get_one(r, g))
+            }
+            // Counted when it was tried in memory.
+            PendingGet::Prepared(region, p) => {
+                let online = rs.locate(region.as_ref())?;
+                p.run(&online.region).map_err(|s| rs.refine(&online, s))
+            }
+        }
     }
 }
 
@@ -141,46 +155,205 @@ fn mutate_one(region: &Region, req: pb::MutateRequest) -> Result<(), Status> {
 }
 
 impl RegionServer {
-    /// Runs `f` on the request's region with an admission slot.
+    /// Runs `f` on the request's region with an admission slot, and records the
+    /// request (metrics, slow log; `row` names it there).
     async fn unary<T, F>(
         self: &Arc<Self>,
+        rpc: Rpc,
         region: Option<&pb::RegionRef>,
+        row: &[u8],
         f: F,
     ) -> Result<T, Status>
     where
         T: Send + 'static,
         F: FnOnce(&Region) -> Result<T, Status> + Send + 'static,
     {
-        let permit = self.admit().await?;
+        self.unary_inline(rpc, region, row, |_| Ok(Err(())), move |r, ()| f(r))
+            .await
+    }
+
+    /// As [`RegionServer::unary`], but first tries `inline` on the runtime thread: it
+    /// answers (`Ok(Ok(t))`) when it can without blocking (no file read, no lock wait),
+    /// or hands `p` on (`Ok(Err(p))`) to `f` on the blocking pool.
+    async fn unary_inline<T, P, I, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        region: Option<&pb::RegionRef>,
+        row: &[u8],
+        inline: I,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        P: Send + 'static,
+        I: FnOnce(&Region) -> Result<Result<T, P>, Status>,
+        F: FnOnce(&Region, P) -> Result<T, Status> + Send + 'static,
+    {
+        let started = Instant::now();
+        let mut times = CallTimes::default();
+        let mut located = None;
+        let r = self
+            .unary_steps(rpc, region, started, &mut times, &mut located, inline, f)
+            .await;
+        self.finish(Outcome {
+            rpc,
+            region,
+            located: located.as_deref(),
+            row,
+            duration: started.elapsed(),
+            times,
+            items: 1,
+            code: code_of(&r),
+        });
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn unary_steps<T, P, I, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        region: Option<&pb::RegionRef>,
+        started: Instant,
+        times: &mut CallTimes,
+        located: &mut Option<Arc<OnlineRegion>>,
+        inline: I,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        P: Send + 'static,
+        I: FnOnce(&Region) -> Result<Result<T, P>, Status>,
+        F: FnOnce(&Region, P) -> Result<T, Status> + Send + 'static,
+    {
+        // Queue time counts for refused requests too (a queue_timeout is all queue).
+        let permit = self.admit().await;
+        times.queue = started.elapsed();
+        let permit = permit?;
+        if rpc == Rpc::Get && !self.hooks.get_delay.is_zero() {
+            tokio::time::sleep(self.hooks.get_delay).await;
+        }
         let online = self.locate(region)?;
-        self.run(permit, online, f).await
+        *located = Some(online.clone());
+        let (tried, t) =
+            observe::timed(|| inline(&online.region).map_err(|s| self.refine(&online, s)));
+        times.add(t);
+        match tried? {
+            Ok(answer) => Ok(answer),
+            Err(p) => self.run(permit, online, times, move |r| f(r, p)).await,
+        }
     }
 
     /// Runs `f` over a batch on the blocking pool with one admission slot.
-    async fn batch<I, T, F>(self: &Arc<Self>, items: Vec<I>, f: F) -> Result<Vec<T>, Status>
+    async fn batch<I, T, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        items: Vec<I>,
+        f: F,
+    ) -> Result<Vec<T>, Status>
     where
         I: Send + 'static,
         T: Send + 'static,
         F: Fn(&RegionServer, I) -> T + Send + 'static,
     {
+        self.batch_inline(rpc, items, |_, i| Err(Box::new(i)), f)
+            .await
+    }
+
+    /// As [`RegionServer::batch`], but answers items with `inline` on the runtime
+    /// thread, in order, until one needs the blocking pool (`Err(item)`) or
+    /// [`MAX_INLINE_ITEMS`] are done; that item and the rest then run through `f` on the
+    /// blocking pool in one hop.
+    async fn batch_inline<I, T, N, F>(
+        self: &Arc<Self>,
+        rpc: Rpc,
+        items: Vec<I>,
+        inline: N,
+        f: F,
+    ) -> Result<Vec<T>, Status>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        N: FnMut(&RegionServer, I) -> Result<T, Box<I>>,
+        F: Fn(&RegionServer, I) -> T + Send + 'static,
+    {
+        let started = Instant::now();
+        let n = items.len() as u64;
+        let mut times = CallTimes::default();
+        let r = self
+            .batch_steps(items, started, &mut times, inline, f)
+            .await;
+        self.finish(Outcome {
+            rpc,
+            region: None,
+            located: None,
+            row: &[],
+            duration: started.elapsed(),
+            times,
+            items: n,
+            code: code_of(&r),
+        });
+        r
+    }
+
+    async fn batch_steps<I, T, N, F>(
+        self: &Arc<Self>,
+        items: Vec<I>,
+        started: Instant,
+        times: &mut CallTimes,
+        mut inline: N,
+        f: F,
+    ) -> Result<Vec<T>, Status>
+    where
+        I: Send + 'static,
+        T: Send + 'static,
+        N: FnMut(&RegionServer, I) -> Result<T, Box<I>>,
+        F: Fn(&RegionServer, I) -> T + Send + 'static,
+    {
         check_batch(items.len())?;
-        let permit = self.admit().await?;
+        // Queue time counts for refused requests too (a queue_timeout is all queue).
+        let permit = self.admit().await;
+        times.queue = started.elapsed();
+        let permit = permit?;
+        let mut out = Vec::with_capacity(items.len());
+        let mut rest = items.into_iter();
+        let mut pending = None;
+        let (_, t) = observe::timed(|| {
+            for i in rest.by_ref().take(MAX_INLINE_ITEMS) {
+                match inline(self, i) {
+                    Ok(t) => out.push(t),
+                    Err(i) => {
+                        pending = Some(*i);
+                        break;
+                    }
+                }
+            }
+        });
+        times.add(t);
+        let remaining: Vec<I> = pending.into_iter().chain(rest).collect();
+        if remaining.is_empty() {
+            return Ok(out);
+        }
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (more, t) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            items.into_iter().map(|i| f(&me, i)).collect()
+            observe::timed(|| remaining.into_iter().map(|i| f(&me, i)).collect::<Vec<T>>())
         })
         .await
-        .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))
+        .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))?;
+        times.add(t);
+        out.extend(more);
+        Ok(out)
     }
 
     /// One item of a batch on its region, errors refined as for single calls.
     fn item<T>(
         &self,
+        rpc: Rpc,
         region: Option<&pb::RegionRef>,
         f: impl FnOnce(&Region) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
+        online.counters.count(rpc);
         f(&online.region).map_err(|s| self.refine(&online, s))
     }
 }
@@ -189,21 +362,32 @@ impl RegionServer {
 impl RegionService for RegionGrpc {
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
         let req = req.into_inner();
-        let rs = &self.0;
-        let permit = rs.admit().await?;
-        if !rs.hooks.get_delay.is_zero() {
-            tokio::time::sleep(rs.hooks.get_delay).await;
-        }
-        let online = rs.locate(req.region.as_ref())?;
-        let prepared = PreparedGet::new(req)?;
-        // Cache hits are answered here, sparing the hop to the blocking pool (about a
-        // third of the server's CPU per get); only file reads go there.
-        let prepared = match prepared.try_cached(&online.region) {
-            Ok(Ok(row)) => return Ok(Response::new(pb::GetResponse { row })),
-            Ok(Err(prepared)) => prepared,
-            Err(s) => return Err(rs.refine(&online, s)),
-        };
-        let row = rs.run(permit, online, move |r| prepared.run(r)).await?;
+        let (region, key) = (req.region.clone(), req.row.clone());
+        let delay = self.0.hooks.get_read_delay;
+        // Cache hits are answered on the runtime thread, sparing the hop to the blocking
+        // pool (about a third of the server's CPU per get); only file reads go there.
+        let row = self
+            .0
+            .unary_inline(
+                Rpc::Get,
+                region.as_ref(),
+                &key,
+                move |r| {
+                    let prepared = PreparedGet::new(req)?;
+                    if !delay.is_zero() {
+                        // The test hook delays the read itself, on the blocking pool.
+                        return Ok(Err(prepared));
+                    }
+                    prepared.try_cached(r)
+                },
+                move |r, prepared| {
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                    prepared.run(r)
+                },
+            )
+            .await?;
         Ok(Response::new(pb::GetResponse { row }))
     }
 
@@ -212,38 +396,17 @@ impl RegionService for RegionGrpc {
         req: Request<pb::MultiGetRequest>,
     ) -> Result<Response<pb::MultiGetResponse>, Status> {
         let gets = req.into_inner().gets;
-        check_batch(gets.len())?;
-        let rs = &self.0;
-        let permit = rs.admit().await?;
-        // Answer from memory on this thread until a get needs a file read or the inline
-        // budget is spent; the rest goes to the blocking pool in one hop.
-        let mut out = Vec::with_capacity(gets.len());
-        let mut rest = gets.into_iter();
-        let mut pending = None;
-        for g in rest.by_ref().take(MAX_INLINE_GETS) {
-            match get_inline(rs, g) {
-                Ok(r) => out.push(r),
-                Err(p) => {
-                    pending = Some(p);
-                    break;
-                }
-            }
-        }
-        let remaining: Vec<PendingGet> = pending
-            .map(|p| *p)
-            .into_iter()
-            .chain(rest.map(PendingGet::Raw))
-            .collect();
-        if !remaining.is_empty() {
-            let me = rs.clone();
-            let more: Vec<_> = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                remaining.into_iter().map(|p| p.run(&me)).collect()
-            })
-            .await
-            .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))?;
-            out.extend(more);
-        }
+        // Answered in memory on the runtime thread until one needs a file read.
+        let items = gets.into_iter().map(PendingGet::Raw).collect();
+        let out = self
+            .0
+            .batch_inline(
+                Rpc::MultiGet,
+                items,
+                |rs, g: PendingGet| g.try_inline(rs),
+                |rs, g| g.run(rs),
+            )
+            .await?;
         let mut resp = pb::MultiGetResponse::default();
         for r in out {
             let (row, status) = match r {
@@ -261,9 +424,11 @@ impl RegionService for RegionGrpc {
         req: Request<pb::MutateRequest>,
     ) -> Result<Response<pb::MutateResponse>, Status> {
         let req = req.into_inner();
-        let region = req.region.clone();
+        let (region, key) = (req.region.clone(), req.row.clone());
         self.0
-            .unary(region.as_ref(), move |r| mutate_one(r, req))
+            .unary(Rpc::Mutate, region.as_ref(), &key, move |r| {
+                mutate_one(r, req)
+            })
             .await?;
         Ok(Response::new(pb::MutateResponse {}))
     }
@@ -275,9 +440,9 @@ impl RegionService for RegionGrpc {
         let items = req.into_inner().mutations;
         let statuses = self
             .0
-            .batch(items, |rs, m| {
+            .batch(Rpc::MultiMutate, items, |rs, m| {
                 let region = m.region.clone();
-                item_status(rs.item(region.as_ref(), |r| mutate_one(r, m)))
+                item_status(rs.item(Rpc::MultiMutate, region.as_ref(), |r| mutate_one(r, m)))
             })
             .await?;
         Ok(Response::new(pb::MultiMutateResponse { statuses }))
@@ -297,11 +462,12 @@ impl RegionService for RegionGrpc {
             qualifier: req.qualifier,
             expect,
         };
+        let key = req.row.clone();
         let m = row_mutation(req.row, req.mutations)?;
         let d = durability(req.durability)?;
         let applied = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::CheckAndMutate, req.region.as_ref(), &key, move |r| {
                 storage(r.check_and_mutate(&check, &m, d))
             })
             .await?;
@@ -320,9 +486,10 @@ impl RegionService for RegionGrpc {
             .map(|c| (c.family, c.qualifier, c.delta))
             .collect();
         let row = req.row;
+        let key = row.clone();
         let values = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::Increment, req.region.as_ref(), &key, move |r| {
                 storage(r.increment(&row, &cols, d))
             })
             .await?;
@@ -341,9 +508,10 @@ impl RegionService for RegionGrpc {
             .map(|c| (c.family, c.qualifier, c.value))
             .collect();
         let row = req.row;
+        let key = row.clone();
         let values = self
             .0
-            .unary(req.region.as_ref(), move |r| {
+            .unary(Rpc::Append, req.region.as_ref(), &key, move |r| {
                 storage(r.append(&row, &cols, d))
             })
             .await?;
@@ -367,7 +535,7 @@ impl RegionService for RegionGrpc {
     ) -> Result<Response<pb::FlushResponse>, Status> {
         let region = req.into_inner().region;
         self.0
-            .unary(region.as_ref(), |r| storage(r.flush()))
+            .unary(Rpc::Flush, region.as_ref(), &[], |r| storage(r.flush()))
             .await?;
         Ok(Response::new(pb::FlushResponse {}))
     }
@@ -384,7 +552,9 @@ impl RegionService for RegionGrpc {
         };
         let report = self
             .0
-            .unary(req.region.as_ref(), move |r| storage(r.compact(kind)))
+            .unary(Rpc::Compact, req.region.as_ref(), &[], move |r| {
+                storage(r.compact(kind))
+            })
             .await?;
         Ok(Response::new(pb::CompactResponse {
             bytes_read: report.bytes_read(),
@@ -396,26 +566,75 @@ impl RegionService for RegionGrpc {
         &self,
         req: Request<pb::RegionStatusRequest>,
     ) -> Result<Response<pb::RegionStatusResponse>, Status> {
+        let started = Instant::now();
         let table = req.into_inner().table;
         let rs = &self.0;
-        let permit = rs.admit().await?;
-        let regions: Vec<_> = rs
-            .online_regions()
-            .into_iter()
-            .filter(|o| table.is_empty() || o.region.descriptor().table == table)
-            .collect();
-        let mut out = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            regions
-                .iter()
-                .map(|o| region_status(&o.region))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
-        out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
-        Ok(Response::new(pb::RegionStatusResponse { regions: out }))
+        let r = region_statuses(rs, table).await;
+        rs.metrics.record(
+            Rpc::RegionStatus,
+            started.elapsed(),
+            r.as_ref().err().map(Status::code),
+        );
+        r.map(|regions| Response::new(pb::RegionStatusResponse { regions }))
     }
+
+    async fn slow_log(
+        &self,
+        req: Request<pb::SlowLogRequest>,
+    ) -> Result<Response<pb::SlowLogResponse>, Status> {
+        let started = Instant::now();
+        let limit = req.into_inner().limit as usize;
+        let log = self.0.slow_log();
+        let entries = log
+            .newest(limit)
+            .into_iter()
+            .map(|e| pb::SlowLogEntry {
+                finished_ms: e.finished_ms,
+                operation: e.operation.to_string(),
+                table: e.table,
+                region_id: e.region,
+                row: e.row,
+                status: e.status.to_string(),
+                duration_us: e.duration_us,
+                queue_us: e.queue_us,
+                read_us: e.read_us,
+                write_us: e.write_us,
+                wal_sync_us: e.wal_sync_us,
+                stall_us: e.stall_us,
+                items: e.items,
+            })
+            .collect();
+        let resp = pb::SlowLogResponse {
+            entries,
+            threshold_ms: u64::try_from(log.threshold().as_millis()).unwrap_or(u64::MAX),
+            recorded: log.recorded(),
+        };
+        self.0.metrics.record(Rpc::SlowLog, started.elapsed(), None);
+        Ok(Response::new(resp))
+    }
+}
+
+async fn region_statuses(
+    rs: &Arc<RegionServer>,
+    table: String,
+) -> Result<Vec<pb::RegionStatus>, Status> {
+    let permit = rs.admit().await?;
+    let regions: Vec<_> = rs
+        .online_regions()
+        .into_iter()
+        .filter(|o| table.is_empty() || o.region.descriptor().table == table)
+        .collect();
+    let mut out = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        regions
+            .iter()
+            .map(|o| region_status(&o.region))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
+    out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
+    Ok(out)
 }
 
 fn region_status(region: &Region) -> pb::RegionStatus {

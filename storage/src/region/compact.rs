@@ -41,6 +41,13 @@ impl Region {
             }
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
+        if !report.stores.is_empty() {
+            self.engine
+                .stats
+                .latency
+                .compaction
+                .observe(started.elapsed());
+        }
         if kind == CompactionKind::Major {
             let mut m = self.manifest.lock();
             let mut next = m.clone();
@@ -52,7 +59,7 @@ impl Region {
             .store(report.duration_ms, Ordering::Relaxed);
         if !report.stores.is_empty() {
             tracing::info!(region = %self.name, ?kind, files = report.stores.iter().map(|s| s.input_files).sum::<usize>(),
-                read = report.bytes_read(), written = report.bytes_written(), ms = report.duration_ms, "compacted");
+                read = report.bytes_read(), written = report.bytes_written(), ms = report.duration_ms, "compaction ends");
         }
         Ok(report)
     }
@@ -126,6 +133,8 @@ impl Region {
         let path = Manifest::sstable_path(&self.dir, &fam, id);
         let input_entries: u64 = inputs.iter().map(|f| f.meta().entry_count).sum();
         let bytes_read: u64 = inputs.iter().map(|f| f.file_size()).sum();
+        tracing::info!(region = %self.name, family = %fam, ?kind, input_files = inputs.len(),
+            input_bytes = bytes_read, store_files = store.files.len(), "compaction starts");
         let children: Vec<BoxedIter<'_>> = inputs
             .iter()
             .map(|f| Box::new(f.iter(false)) as BoxedIter<'_>)

@@ -202,6 +202,7 @@ impl Region {
         Stats::add(&stats.flushes, 1);
         Stats::add(&stats.flush_bytes, flushed_bytes);
         Stats::add(&stats.flush_micros, started.elapsed().as_micros() as u64);
+        stats.latency.flush.observe(started.elapsed());
         tracing::info!(region = %self.name, flushed_seq = boundary, bytes = flushed_bytes,
             ms = started.elapsed().as_millis() as u64, "flushed memstore");
         self.maybe_request_minor();

@@ -383,7 +383,10 @@ impl Region {
         drop(row_guard);
         Stats::add(&self.engine.stats.mutations, 1);
         let synced = if payload.is_some() {
-            self.wal.sync(seq, durability)
+            let sync_started = Instant::now();
+            let r = self.wal.sync(seq, durability);
+            crate::request_phases::add_wal_sync(sync_started.elapsed());
+            r
         } else {
             Ok(())
         };
@@ -433,7 +436,12 @@ impl Region {
         let started = Instant::now();
         let deadline = started + opts.memstore.stall_timeout;
         Stats::add(&memory.stalls, 1);
-        tracing::debug!(region = %self.name, "write stall begins");
+        if memory.enter_stall() {
+            tracing::info!(region = %self.name, region_memstore_bytes = self.memstore_bytes(),
+                region_limit, global_memstore_bytes = memory.global_bytes(), global_high = high,
+                "write stall begins");
+        }
+        tracing::debug!(region = %self.name, "write waits for memstore room");
         let outcome = loop {
             let region_bytes = self.memstore_bytes();
             let global = memory.global_bytes();
@@ -468,7 +476,14 @@ impl Region {
             memory.wait_freed((deadline - now).min(Duration::from_millis(50)));
         };
         Stats::add(&memory.stall_micros, started.elapsed().as_micros() as u64);
-        tracing::debug!(region = %self.name, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "write stall ends");
+        crate::request_phases::add_stall(started.elapsed());
+        tracing::debug!(region = %self.name, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "write done waiting");
+        if memory.leave_stall() {
+            tracing::info!(region = %self.name, last_wait_ms = started.elapsed().as_millis() as u64,
+                total_stalls = memory.stalls.load(std::sync::atomic::Ordering::Relaxed),
+                rejected = memory.stall_rejections.load(std::sync::atomic::Ordering::Relaxed),
+                "write stall ends");
+        }
         outcome
     }
 }

@@ -169,6 +169,7 @@ pub(crate) fn timed_sync(
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     Stats::add(&stats.wal_syncs, 1);
     Stats::add(&stats.wal_sync_micros, micros);
+    stats.latency.wal_sync.observe_micros(micros);
     res
 }
 

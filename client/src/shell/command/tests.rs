@@ -203,6 +203,9 @@ fn admin_and_shell_commands() {
     assert_eq!(cmd("major_compact 'users'"), Command::MajorCompact(t()));
     assert_eq!(cmd("status"), Command::Status);
     assert_eq!(cmd("status 'detailed'"), Command::Status);
+    assert_eq!(cmd("slowlog"), Command::SlowLog(20));
+    assert_eq!(cmd("slowlog 5"), Command::SlowLog(5));
+    assert_eq!(cmd("slowlog 0"), Command::SlowLog(0));
     assert_eq!(cmd("help"), Command::Help(None));
     assert_eq!(cmd("help 'get'"), Command::Help(Some("get".into())));
     assert_eq!(cmd("exit"), Command::Exit);

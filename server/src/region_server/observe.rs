@@ -1,0 +1,74 @@
+//! Per-request bookkeeping of the region server: the RPC's count, latency and error
+//! code, the region's and table's counters, and the slow-request log. One
+//! [`RegionServer::finish`] call per request, made by the request's handler helper
+//! (`unary`, `batch`, the scan pump), so handlers themselves stay unchanged.
+
+use std::time::{Duration, Instant};
+
+use strata_proto::v1 as pb;
+use strata_storage::request_phases;
+use tonic::Status;
+
+use super::{OnlineRegion, RegionServer};
+use crate::metrics::{CallTimes, Rpc};
+use crate::slowlog::Finished;
+
+/// Runs an engine step on the current (blocking) thread, timing it and collecting the
+/// engine's waits (WAL sync, stall) made on this thread.
+pub(super) fn timed<T>(f: impl FnOnce() -> T) -> (T, CallTimes) {
+    request_phases::reset();
+    let started = Instant::now();
+    let r = f();
+    let times = CallTimes {
+        queue: Duration::ZERO,
+        engine: started.elapsed(),
+        waits: request_phases::take(),
+    };
+    (r, times)
+}
+
+/// A finished request, as the handler helpers report it.
+pub(super) struct Outcome<'a> {
+    pub rpc: Rpc,
+    pub region: Option<&'a pb::RegionRef>,
+    pub located: Option<&'a OnlineRegion>,
+    pub row: &'a [u8],
+    pub duration: Duration,
+    pub times: CallTimes,
+    pub items: u64,
+    pub code: tonic::Code,
+}
+
+/// The code of a result (`Ok` for success).
+pub(super) fn code_of<T>(r: &Result<T, Status>) -> tonic::Code {
+    match r {
+        Ok(_) => tonic::Code::Ok,
+        Err(s) => s.code(),
+    }
+}
+
+impl RegionServer {
+    /// Records a finished request in the metrics and, if slow, in the slow log.
+    pub(super) fn finish(&self, o: Outcome<'_>) {
+        let error = (o.code != tonic::Code::Ok).then_some(o.code);
+        self.metrics.record(o.rpc, o.duration, error);
+        if let Some(online) = o.located {
+            online.counters.observe(o.rpc, o.duration);
+        }
+        if self.slow_log.is_slow(o.duration) {
+            let (table, region) = o
+                .region
+                .map_or(("", ""), |r| (r.table.as_str(), r.region_id.as_str()));
+            self.slow_log.offer(&Finished {
+                rpc: o.rpc,
+                table,
+                region,
+                row: o.row,
+                code: o.code,
+                duration: o.duration,
+                times: o.times,
+                items: o.items,
+            });
+        }
+    }
+}
