@@ -23,6 +23,7 @@ use crate::location::RegionInfo;
 use crate::retry::{self, Idempotency};
 
 mod schema;
+mod split;
 mod status;
 
 pub use schema::{BloomType, Compression, FamilyDescriptor, TableDescription, TableDescriptor};

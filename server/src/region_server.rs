@@ -14,6 +14,7 @@
 
 mod scan;
 mod service;
+mod split;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -73,6 +73,35 @@ impl RegionHost for LocalHost {
     fn address(&self) -> String {
         self.address.clone()
     }
+
+    fn split_region(
+        &self,
+        table: &str,
+        region_id: &str,
+        split_row: Option<&[u8]>,
+        left_id: &str,
+        right_id: &str,
+        epoch: u64,
+    ) -> strata_storage::Result<Vec<u8>> {
+        self.rs
+            .split_region(table, region_id, split_row, left_id, right_id, epoch)
+            .map(|r| r.split_row)
+    }
+
+    fn region_sizes(&self) -> Vec<master::split::RegionSize> {
+        self.rs
+            .region_sizes()
+            .into_iter()
+            .map(
+                |(table, region_id, store_file_bytes, has_references)| master::split::RegionSize {
+                    table,
+                    region_id,
+                    store_file_bytes,
+                    has_references,
+                },
+            )
+            .collect()
+    }
 }
 
 /// A running standalone server.
@@ -86,6 +115,8 @@ pub struct StandaloneHandle {
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     region_server: Arc<RegionServer>,
     master: Arc<Master>,
+    /// Automatic splits and split-parent cleanup (`region.split_check_interval`).
+    split_chore: JoinHandle<()>,
 }
 
 /// Starts a standalone server with `config` (already validated by
@@ -145,6 +176,10 @@ pub async fn start_with_hooks(
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE.1))
         .add_service(region_svc)
         .add_service(master_svc);
+    let split_chore = master.spawn_split_chore(
+        config.engine.region.split_check_interval,
+        config.engine.region.max_size.0,
+    );
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
@@ -157,6 +192,7 @@ pub async fn start_with_hooks(
         serve,
         region_server,
         master,
+        split_chore,
     })
 }
 
@@ -207,6 +243,7 @@ impl StandaloneHandle {
     /// every region and stop the engine.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down");
+        self.split_chore.abort();
         self.region_server.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

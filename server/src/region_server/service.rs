@@ -308,6 +308,13 @@ impl RegionService for RegionGrpc {
         out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
         Ok(Response::new(pb::RegionStatusResponse { regions: out }))
     }
+
+    async fn split(
+        &self,
+        req: Request<pb::SplitRequest>,
+    ) -> Result<Response<pb::SplitResponse>, Status> {
+        super::split::split(&self.0, req).await
+    }
 }
 
 fn region_status(region: &Region) -> pb::RegionStatus {
