@@ -41,6 +41,8 @@ mod reference;
 #[cfg(test)]
 mod corruption_tests;
 #[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 mod tests;
 
 pub use block::{Block, RESTART_INTERVAL};
