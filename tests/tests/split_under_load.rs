@@ -30,7 +30,7 @@ fn key(writer: u32, i: u32) -> String {
 
 struct Writers {
     stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<String>)>>,
+    tasks: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<String>, Duration)>>,
 }
 
 /// Starts `n` writers, each putting its rows one by one (10 at a time in a batch),
@@ -43,6 +43,7 @@ fn start_writers(client: &Client, n: u32) -> Writers {
             let stop = stop.clone();
             tokio::spawn(async move {
                 let (mut acked, mut errors) = (Vec::new(), Vec::new());
+                let mut slowest = Duration::ZERO;
                 let started = Instant::now();
                 let mut i = 0;
                 while i < MAX_ROWS_PER_WRITER
@@ -54,7 +55,10 @@ fn start_writers(client: &Client, n: u32) -> Writers {
                         .iter()
                         .map(|k| Put::new(k.clone()).add("f", "q", vec![b'x'; 200]))
                         .collect();
-                    for (k, r) in keys.into_iter().zip(table.batch(puts).await) {
+                    let sent = Instant::now();
+                    let results = table.batch(puts).await;
+                    slowest = slowest.max(sent.elapsed());
+                    for (k, r) in keys.into_iter().zip(results) {
                         match r {
                             Ok(()) => acked.push(k),
                             Err(e) => errors.push(format!("{k}: {e}")),
@@ -62,7 +66,7 @@ fn start_writers(client: &Client, n: u32) -> Writers {
                     }
                     i += 10;
                 }
-                (acked, errors)
+                (acked, errors, slowest)
             })
         })
         .collect();
@@ -74,8 +78,10 @@ impl Writers {
     async fn finish(self) -> BTreeSet<String> {
         self.stop.store(true, Ordering::Relaxed);
         let mut all = BTreeSet::new();
+        let mut slowest = Duration::ZERO;
         for t in self.tasks {
-            let (acked, errors) = t.await.expect("writer task");
+            let (acked, errors, slow) = t.await.expect("writer task");
+            slowest = slowest.max(slow);
             assert!(
                 errors.is_empty(),
                 "writers saw errors: {:?}",
@@ -83,6 +89,9 @@ impl Writers {
             );
             all.extend(acked);
         }
+        // A figure, not an assertion: the longest a batch of 10 puts waited (retries
+        // while a region was offline included).
+        eprintln!("{} rows acknowledged; slowest batch {slowest:?}", all.len());
         all
     }
 }
@@ -162,14 +171,25 @@ async fn manual_splits_under_load_lose_nothing() {
     // The whole table at its middle row, then one daughter at a given row, then a
     // region by id: all while the writers run.
     let admin = client.admin();
+    let began = Instant::now();
     let daughters = admin.split(TABLE, None).await.expect("split table");
+    // A figure for the docs, not an assertion: how long a split under load takes.
+    eprintln!(
+        "split of the whole table under load took {:?}",
+        began.elapsed()
+    );
     assert_eq!(daughters.len(), 2);
     assert_eq!(daughters[0].end_row, daughters[1].start_row);
     let row = Bytes::from_static(b"c000");
+    let began = Instant::now();
     let d2 = admin
         .split(TABLE, Some(row.clone()))
         .await
         .expect("split at a row");
+    eprintln!(
+        "split of a daughter (compacting its references first) took {:?}",
+        began.elapsed()
+    );
     assert!(d2.iter().any(|d| d.start_row == row));
     wait_for_rows(&writers, &client, 1500).await;
     let first = regions(&client).await;
