@@ -109,6 +109,8 @@ pub(crate) async fn split(
     let r = req
         .region
         .ok_or_else(|| invalid("Split needs a region (RegionRef)"))?;
+    // The region must be served here at the epoch the master named.
+    rs.locate(Some(&r))?;
     if req.left_region_id.is_empty() || req.right_region_id.is_empty() {
         return Err(invalid("Split needs left_region_id and right_region_id"));
     }
