@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use strata_client::admin::FamilyDescriptor;
-use strata_client::{Client, Put, Scan};
+use strata_client::{Client, Get, Put, Scan};
 use strata_storage::ByteSize;
 use strata_tests::{TestServer, create_table, poll_until, scan_keys};
 
@@ -167,6 +167,17 @@ async fn manual_splits_under_load_lose_nothing() {
     create_table(&client, TABLE, vec![FamilyDescriptor::new("f")], &[]).await;
     let writers = start_writers(&client, 3);
     wait_for_rows(&writers, &client, 600).await;
+    // A client whose cache names the original region, which will no longer exist.
+    let stale = server.quick_client().await;
+    let probe = key(0, 0);
+    assert!(
+        stale
+            .table(TABLE)
+            .get(Get::new(probe.clone()))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // The whole table at its middle row, then one daughter at a given row, then a
     // region by id: all while the writers run.
@@ -227,6 +238,15 @@ async fn manual_splits_under_load_lose_nothing() {
     )
     .await;
     check_scan(&client, &acked, "after parents were removed").await;
+    // The stale client's first calls name a region that is gone: it re-locates.
+    let st = stale.table(TABLE);
+    assert!(st.get(Get::new(probe.clone())).await.unwrap().is_some());
+    let last = acked.iter().next_back().unwrap().clone();
+    assert!(st.get(Get::new(last)).await.unwrap().is_some());
+    st.put(Put::new(probe).add("f", "q", "again"))
+        .await
+        .unwrap();
+    check_scan(&stale, &acked, "stale client").await;
 
     server.restart().await;
     let after = server.quick_client().await;
