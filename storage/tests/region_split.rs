@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use strata_storage::region::split::{
@@ -359,9 +359,10 @@ fn acknowledged_writes_survive_a_racing_split() {
     let (fx, parent) = fixture();
     load(&parent, 30);
     let stop = Arc::new(AtomicBool::new(false));
+    let acks = Arc::new(AtomicUsize::new(0));
     let writers: Vec<_> = (0..2u32)
         .map(|w| {
-            let (p, stop) = (parent.clone(), stop.clone());
+            let (p, stop, acks) = (parent.clone(), stop.clone(), acks.clone());
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 for i in 0..20_000u32 {
@@ -370,7 +371,10 @@ fn acknowledged_writes_survive_a_racing_split() {
                     }
                     let k = 100_000 + w * 50_000 + i;
                     match p.mutate(&RowMutation::new(row(k)).put("a", "q", "w"), None) {
-                        Ok(_) => acked.push(k),
+                        Ok(_) => {
+                            acked.push(k);
+                            acks.fetch_add(1, Ordering::Relaxed);
+                        }
                         Err(Error::Closed(_)) => break,
                         Err(e) => panic!("unexpected error {e}"),
                     }
@@ -379,7 +383,15 @@ fn acknowledged_writes_survive_a_racing_split() {
             })
         })
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(30));
+    // Split once the writers are going.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while acks.load(Ordering::Relaxed) < 100 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writers made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let res = parent.split(Some(b"row00015"), "l", "r").unwrap();
     stop.store(true, Ordering::Relaxed);
     let acked: Vec<u32> = writers
