@@ -28,9 +28,12 @@ fn key(writer: u32, i: u32) -> String {
     format!("{:04x}-{writer}-{i:06}", h >> 48)
 }
 
+/// What a writer saw: acknowledged keys, errors, its slowest batch.
+type WriterOutcome = (Vec<String>, Vec<String>, Duration);
+
 struct Writers {
     stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<String>, Duration)>>,
+    tasks: Vec<tokio::task::JoinHandle<WriterOutcome>>,
 }
 
 /// Starts `n` writers, each putting its rows one by one (10 at a time in a batch),
