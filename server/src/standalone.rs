@@ -117,6 +117,8 @@ pub struct StandaloneHandle {
     master: Arc<Master>,
     /// Automatic splits and split-parent cleanup (`region.split_check_interval`).
     split_chore: JoinHandle<()>,
+    /// Tells the split chore to stop after its current round.
+    split_chore_stop: Arc<tokio::sync::Notify>,
 }
 
 /// Starts a standalone server with `config` (already validated by
@@ -176,9 +178,11 @@ pub async fn start_with_hooks(
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE.1))
         .add_service(region_svc)
         .add_service(master_svc);
+    let split_chore_stop = Arc::new(tokio::sync::Notify::new());
     let split_chore = master.spawn_split_chore(
         config.engine.region.split_check_interval,
         config.engine.region.max_size.0,
+        split_chore_stop.clone(),
     );
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
@@ -193,6 +197,7 @@ pub async fn start_with_hooks(
         region_server,
         master,
         split_chore,
+        split_chore_stop,
     })
 }
 
@@ -243,7 +248,15 @@ impl StandaloneHandle {
     /// every region and stop the engine.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         tracing::info!("shutting down");
-        self.split_chore.abort();
+        // A split the chore is running finishes before regions close.
+        self.split_chore_stop.notify_one();
+        if tokio::time::timeout(self.shutdown_timeout, &mut self.split_chore)
+            .await
+            .is_err()
+        {
+            tracing::warn!("split chore still running; stopping it");
+            self.split_chore.abort();
+        }
         self.region_server.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -383,17 +383,22 @@ impl Master {
         }
     }
 
-    /// Runs [`run_split_chore`](Self::run_split_chore) every `interval` until the
-    /// master is dropped or the task aborted.
+    /// Runs [`run_split_chore`](Self::run_split_chore) every `interval` until `stop`
+    /// is notified (a round in progress, and the split it runs, finishes first) or the
+    /// master is dropped.
     pub fn spawn_split_chore(
         self: &Arc<Self>,
         interval: Duration,
         max_size_bytes: u64,
+        stop: Arc<tokio::sync::Notify>,
     ) -> tokio::task::JoinHandle<()> {
         let weak: Weak<Master> = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(interval).await;
+                tokio::select! {
+                    _ = stop.notified() => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
                 let Some(master) = weak.upgrade() else {
                     return;
                 };
