@@ -24,6 +24,7 @@ use crate::retry::{self, Idempotency};
 
 mod schema;
 mod slowlog;
+mod split;
 mod status;
 
 pub use schema::{BloomType, Compression, FamilyDescriptor, TableDescription, TableDescriptor};

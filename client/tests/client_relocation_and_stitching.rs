@@ -149,6 +149,12 @@ impl MasterService for Fake {
     ) -> Result<Response<pb::DescribeTableResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn split_region(
+        &self,
+        _: Request<pb::SplitRegionRequest>,
+    ) -> Result<Response<pb::SplitRegionResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 type ScanStream = Pin<Box<dyn Stream<Item = Result<pb::ScanResponse, Status>> + Send>>;
@@ -314,6 +320,13 @@ impl RegionService for Fake {
         &self,
         _: Request<pb::SlowLogRequest>,
     ) -> Result<Response<pb::SlowLogResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn split(
+        &self,
+        _: Request<pb::SplitRequest>,
+    ) -> Result<Response<pb::SplitResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
 }

@@ -20,6 +20,7 @@ mod admin;
 pub mod catalog;
 pub mod schema;
 mod service;
+pub mod split;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,26 @@ pub trait RegionHost: Send + Sync {
     fn close_region(&self, table: &str, region_id: &str) -> Result<()>;
     /// The address clients use for the regions opened here.
     fn address(&self) -> String;
+    /// Splits an open region into daughters `left_id` and `right_id` (opened under
+    /// `epoch`) at `split_row` or its middle row; returns the split row.
+    fn split_region(
+        &self,
+        table: &str,
+        region_id: &str,
+        split_row: Option<&[u8]>,
+        left_id: &str,
+        right_id: &str,
+        epoch: u64,
+    ) -> Result<Vec<u8>> {
+        let _ = (split_row, left_id, right_id, epoch);
+        Err(Error::InvalidRegion(format!(
+            "this host cannot split region {table}/{region_id}"
+        )))
+    }
+    /// Store file sizes of the regions open here (for automatic splits).
+    fn region_sizes(&self) -> Vec<split::RegionSize> {
+        Vec::new()
+    }
 }
 
 /// The master of one `root_dir`.
@@ -129,6 +150,7 @@ impl Master {
     /// Finishes interrupted deletes and opens every region of every enabled table under
     /// a new epoch. Blocking. Returns (tables, regions opened).
     pub fn recover(&self) -> Result<(usize, usize)> {
+        self.recover_splits()?;
         for table in self.catalog.read(|c| c.pending_deletes.clone()) {
             self.finish_delete(&table)?;
         }

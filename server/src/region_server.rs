@@ -15,6 +15,7 @@
 mod observe;
 mod scan;
 mod service;
+mod split;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -75,6 +75,35 @@ impl RegionHost for LocalHost {
     fn address(&self) -> String {
         self.address.clone()
     }
+
+    fn split_region(
+        &self,
+        table: &str,
+        region_id: &str,
+        split_row: Option<&[u8]>,
+        left_id: &str,
+        right_id: &str,
+        epoch: u64,
+    ) -> strata_storage::Result<Vec<u8>> {
+        self.rs
+            .split_region(table, region_id, split_row, left_id, right_id, epoch)
+            .map(|r| r.split_row)
+    }
+
+    fn region_sizes(&self) -> Vec<master::split::RegionSize> {
+        self.rs
+            .region_sizes()
+            .into_iter()
+            .map(
+                |(table, region_id, store_file_bytes, has_references)| master::split::RegionSize {
+                    table,
+                    region_id,
+                    store_file_bytes,
+                    has_references,
+                },
+            )
+            .collect()
+    }
 }
 
 /// A running standalone server.
@@ -90,6 +119,10 @@ pub struct StandaloneHandle {
     master: Arc<Master>,
     status: Option<StatusServer>,
     stats_line: Option<JoinHandle<()>>,
+    /// Automatic splits and split-parent cleanup (`region.split_check_interval`).
+    split_chore: JoinHandle<()>,
+    /// Tells the split chore to stop after its current round.
+    split_chore_stop: Arc<tokio::sync::Notify>,
 }
 
 /// Starts a standalone server with `config` (already validated by
@@ -150,6 +183,12 @@ pub async fn start_with_hooks(
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE.1))
         .add_service(region_svc)
         .add_service(master_svc);
+    let split_chore_stop = Arc::new(tokio::sync::Notify::new());
+    let split_chore = master.spawn_split_chore(
+        config.engine.region.split_check_interval,
+        config.engine.region.max_size.0,
+        split_chore_stop.clone(),
+    );
     let serve = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));
@@ -172,6 +211,8 @@ pub async fn start_with_hooks(
         Ok(st) => st,
         Err(e) => {
             // Stop what was started: the regions flush and close as on shutdown.
+            split_chore_stop.notify_one();
+            let _ = split_chore.await;
             region_server.begin_shutdown();
             let _ = stop.send(());
             let _ = serve.await;
@@ -199,6 +240,8 @@ pub async fn start_with_hooks(
         master,
         status: Some(status),
         stats_line,
+        split_chore,
+        split_chore_stop,
     })
 }
 
@@ -260,6 +303,15 @@ impl StandaloneHandle {
         }
         if let Some(st) = self.status.take() {
             st.shutdown().await;
+        }
+        // A split the chore is running finishes before regions close.
+        self.split_chore_stop.notify_one();
+        if tokio::time::timeout(self.shutdown_timeout, &mut self.split_chore)
+            .await
+            .is_err()
+        {
+            tracing::warn!("split chore still running; stopping it");
+            self.split_chore.abort();
         }
         self.region_server.begin_shutdown();
         if let Some(stop) = self.stop.take() {

@@ -53,4 +53,7 @@ pub use key::{Cell, CellType};
 pub use mutation::{Mutation, RowMutation};
 pub use options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 pub use query::{Get, Row, Scan, TimeRange};
-pub use region::{Check, CompareOp, Region, RegionDescriptor, RegionStatus, Scanner};
+pub use region::{
+    Check, CompareOp, Region, RegionDescriptor, RegionStatus, Scanner, SplitMarker, SplitResult,
+    SplitState,
+};

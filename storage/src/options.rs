@@ -482,6 +482,33 @@ pub struct EngineOptions {
     /// Background flush threads (`hbase.hstore.flusher.count`, default 2).
     #[serde(default = "default_flush_threads")]
     pub flush_threads: usize,
+    /// Region size and splits.
+    pub region: RegionOptions,
+}
+
+/// `[region]`: when regions split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionOptions {
+    /// A region whose store files pass this splits at its middle row
+    /// (`hbase.hregion.max.filesize`, default 10 GiB).
+    pub max_size: ByteSize,
+    /// How often the master checks region sizes (and removes split parents no daughter
+    /// references any more).
+    #[serde(with = "humantime_serde")]
+    pub split_check_interval: Duration,
+}
+
+/// Smallest `region.max_size` (tests use tiny values; production ones are GiB).
+pub const MIN_REGION_MAX_SIZE: u64 = 4096;
+
+impl Default for RegionOptions {
+    fn default() -> Self {
+        RegionOptions {
+            max_size: ByteSize::gib(10),
+            split_check_interval: Duration::from_secs(10),
+        }
+    }
 }
 
 fn default_flush_threads() -> usize {
@@ -498,6 +525,7 @@ impl Default for EngineOptions {
             compaction: CompactionOptions::default(),
             limits: LimitOptions::default(),
             flush_threads: default_flush_threads(),
+            region: RegionOptions::default(),
         }
     }
 }
@@ -610,6 +638,19 @@ impl EngineOptions {
             return bad(format!(
                 "flush_threads must be in 1..=64, got {}",
                 self.flush_threads
+            ));
+        }
+        if self.region.max_size.0 < MIN_REGION_MAX_SIZE {
+            return bad(format!(
+                "region.max_size must be >= {}, got {}",
+                ByteSize(MIN_REGION_MAX_SIZE),
+                self.region.max_size
+            ));
+        }
+        if self.region.split_check_interval < Duration::from_millis(10) {
+            return bad(format!(
+                "region.split_check_interval must be >= 10ms, got {:?}",
+                self.region.split_check_interval
             ));
         }
         let c = &self.compaction;

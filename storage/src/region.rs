@@ -16,6 +16,7 @@ mod descriptor;
 mod flush;
 mod open;
 mod read;
+pub mod split;
 mod write;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 pub use descriptor::{DESCRIPTOR_FILE, RegionDescriptor};
 pub use read::Scanner;
+pub use split::{SplitMarker, SplitResult, SplitState};
 pub use write::{Check, CompareOp};
 
 use crate::engine::EngineShared;
@@ -102,6 +104,8 @@ pub struct Region {
     manifest: Mutex<Manifest>,
     memstore_bytes: AtomicU64,
     closed: AtomicBool,
+    /// Set by a split: writes are refused (`Closed`) while the region drains and closes.
+    writes_fenced: AtomicBool,
     failure: Mutex<Option<String>>,
     flush_requested: AtomicBool,
     self_ref: Weak<Region>,
@@ -257,6 +261,16 @@ impl Region {
                 "{} (failed: {reason}; reopen the region to recover)",
                 self.name
             )));
+        }
+        Ok(())
+    }
+
+    /// Like [`check_open`](Self::check_open), and also refuses writes once a split fenced
+    /// them (called under the write lock).
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.writes_fenced.load(Ordering::Acquire) {
+            return Err(Error::Closed(format!("{} (splitting)", self.name)));
         }
         Ok(())
     }

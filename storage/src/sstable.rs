@@ -36,9 +36,12 @@ mod index;
 mod iter;
 mod meta;
 mod reader;
+mod reference;
 
 #[cfg(test)]
 mod corruption_tests;
+#[cfg(test)]
+mod reference_tests;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +55,7 @@ pub use index::IndexEntry;
 pub use iter::SsTableIter;
 pub use meta::SsTableMeta;
 pub use reader::SsTable;
+pub use reference::{Half, REFERENCE_EXT, Reference};
 
 #[cfg(test)]
 pub(crate) use block::block_for_test;

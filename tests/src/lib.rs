@@ -115,6 +115,26 @@ impl TestServer {
         self.handle = Some(handle);
     }
 
+    /// Graceful shutdown that keeps the data directory and the port for
+    /// [`start_again`](Self::start_again) (tests stage crash states in between).
+    pub async fn stop_keep_data(&mut self) {
+        let handle = self.handle.take().expect("server is running");
+        self.config.server.listen = handle.local_addr();
+        handle.shutdown().await.expect("graceful shutdown");
+    }
+
+    /// Starts the server stopped by [`stop_keep_data`](Self::stop_keep_data) again.
+    pub async fn start_again(&mut self) {
+        assert!(self.handle.is_none(), "server is running");
+        let config = self.config.clone();
+        let handle = poll_until(Duration::from_secs(10), "start on the same port", || {
+            let config = config.clone();
+            async move { standalone::start(config).await.ok() }
+        })
+        .await;
+        self.handle = Some(handle);
+    }
+
     /// Graceful shutdown; the temp directory goes with the value.
     pub async fn stop(mut self) {
         if let Some(handle) = self.handle.take() {

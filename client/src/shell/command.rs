@@ -70,6 +70,9 @@ pub enum Command {
     Compact(String),
     /// `major_compact`
     MajorCompact(String),
+    /// `split 'table' [, 'row']` or `split 'region_id' [, 'row']`: a name that is a
+    /// table splits the table, any other a region.
+    Split(String, Option<Bytes>),
     /// `status`
     Status,
     /// `slowlog [limit]`: the region servers' slow-request logs (0 = all kept).
@@ -124,6 +127,7 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         "flush" => Command::Flush(a.table()?),
         "compact" => Command::Compact(a.table()?),
         "major_compact" => Command::MajorCompact(a.table()?),
+        "split" => Command::Split(a.table()?, a.opt_bytes("a split row")?),
         "status" => {
             a.skip_rest(); // HBase's 'simple'/'detailed' formats: one format here
             Command::Status

@@ -222,6 +222,7 @@ impl Session {
             }
             Command::Compact(t) => compact(&admin, &t, false, p).await?,
             Command::MajorCompact(t) => compact(&admin, &t, true, p).await?,
+            Command::Split(name, row) => split(&admin, &name, row, p).await?,
             Command::Status => p.status(&admin.status().await?)?,
             Command::SlowLog(limit) => p.slow_log(&admin.slow_log(limit).await?)?,
             Command::Help(_) | Command::Exit => {}
@@ -249,6 +250,39 @@ async fn compact<W: Write>(
     let doc =
         json!({"regions": s.regions, "bytes_read": s.bytes_read, "bytes_written": s.bytes_written});
     Ok(p.done(&text, doc)?)
+}
+
+/// Splits a table or, if no table has that name, the region with that id.
+async fn split<W: Write>(
+    admin: &Admin,
+    name: &str,
+    row: Option<Bytes>,
+    p: &mut Printer<W>,
+) -> Result<(), ShellError> {
+    let daughters = if admin.table_exists(name).await? {
+        admin.split(name, row).await?
+    } else {
+        admin.split_region(name, row).await?
+    };
+    let show = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let mut text = format!("Split into {} region(s):", daughters.len());
+    for d in &daughters {
+        text.push_str(&format!(
+            "\n  {}/{} [{:?}, {:?})",
+            d.table,
+            d.region_id,
+            show(&d.start_row),
+            show(&d.end_row)
+        ));
+    }
+    let doc: Vec<_> = daughters
+        .iter()
+        .map(|d| {
+            json!({"table": d.table, "region_id": d.region_id,
+                "start_row": show(&d.start_row), "end_row": show(&d.end_row)})
+        })
+        .collect();
+    Ok(p.done(&text, json!({ "daughters": doc }))?)
 }
 
 /// Streams a scan to the printer as rows arrive.

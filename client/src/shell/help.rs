@@ -111,6 +111,11 @@ pub const COMMANDS: &[CommandHelp] = &[
         "rewrite every region's files, dropping deleted and expired cells",
     ),
     entry(
+        "split",
+        "split 'table' | 'region_id' [, 'splitrow']",
+        "split a table's regions (or one region) at their middle row, or at the given row",
+    ),
+    entry(
         "status",
         "status",
         "show the region servers and their regions",

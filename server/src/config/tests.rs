@@ -89,6 +89,12 @@ fn bad_values_name_the_key() {
         ("compaction.min_files=1", "compaction.min_files"),
         ("server.advertise=db1:16020", "server.advertise"),
         ("no_equals_sign", "key=value"),
+        ("region.max_size=1KiB", "region.max_size"),
+        (
+            "region.split_check_interval=1ms",
+            "region.split_check_interval",
+        ),
+        ("region.max_filesize=1GiB", "region.max_filesize"),
     ] {
         let e = ServerConfig::from_parts(None, &sets(&[set]))
             .unwrap_err()
@@ -131,4 +137,20 @@ fn set_values_parse_as_toml_or_strings() {
     );
     assert!(parse_set("=1").is_err());
     assert!(parse_set("a..b=1").is_err());
+}
+
+#[test]
+fn region_split_keys_have_hbase_defaults_and_parse() {
+    let c = ServerConfig::from_parts(None, &[]).unwrap();
+    assert_eq!(c.engine.region.max_size, ByteSize::gib(10));
+    let c = ServerConfig::from_parts(
+        None,
+        &sets(&["region.max_size=64MiB", "region.split_check_interval=250ms"]),
+    )
+    .unwrap();
+    assert_eq!(c.engine.region.max_size, ByteSize::mib(64));
+    assert_eq!(
+        c.engine.region.split_check_interval,
+        std::time::Duration::from_millis(250)
+    );
 }

@@ -91,6 +91,9 @@ pub struct Catalog {
     /// recovery if a crash interrupted it).
     #[serde(default)]
     pub pending_deletes: Vec<String>,
+    /// Split transactions not finished yet (see `master/split.rs`).
+    #[serde(default)]
+    pub splits: Vec<super::split::SplitTxn>,
 }
 
 impl Catalog {

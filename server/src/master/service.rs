@@ -79,4 +79,14 @@ impl MasterService for MasterGrpc {
             location: Some(location),
         }))
     }
+
+    async fn split_region(
+        &self,
+        req: Request<pb::SplitRegionRequest>,
+    ) -> Result<Response<pb::SplitRegionResponse>, Status> {
+        let req = req.into_inner();
+        let row = req.split_row.map(|r| r.to_vec());
+        let daughters = self.0.split(&req.table, &req.region_id, row).await?;
+        Ok(Response::new(pb::SplitRegionResponse { daughters }))
+    }
 }

@@ -612,6 +612,13 @@ impl RegionService for RegionGrpc {
         self.0.metrics.record(Rpc::SlowLog, started.elapsed(), None);
         Ok(Response::new(resp))
     }
+
+    async fn split(
+        &self,
+        req: Request<pb::SplitRequest>,
+    ) -> Result<Response<pb::SplitResponse>, Status> {
+        super::split::split(&self.0, req).await
+    }
 }
 
 async fn region_statuses(

@@ -81,7 +81,7 @@ impl Region {
             .snapshot()
             .stores
             .values()
-            .any(|s| s.files.len() >= min)
+            .any(|s| s.files.len() >= min || s.files.iter().any(|f| f.is_reference()))
         {
             self.request_compaction(CompactionKind::Minor);
         }
@@ -111,9 +111,13 @@ impl Region {
         let opts = &self.engine.opts.compaction;
         // Files newest first in the state; the picker wants them oldest first.
         let oldest_first: Vec<&Arc<SsTable>> = store.files.iter().rev().collect();
+        // A store still reading a parent's files through references rewrites them all
+        // (whatever the kind): the parent's files can go only once no reference is left.
+        let has_references = store.files.iter().any(|f| f.is_reference());
         let inputs: Vec<Arc<SsTable>> = match kind {
-            CompactionKind::Major if store.files.is_empty() => return Ok(None),
+            _ if store.files.is_empty() => return Ok(None),
             CompactionKind::Major => oldest_first.into_iter().cloned().collect(),
+            CompactionKind::Minor if has_references => oldest_first.into_iter().cloned().collect(),
             CompactionKind::Minor => {
                 let sizes: Vec<u64> = oldest_first.iter().map(|f| f.file_size()).collect();
                 let force = store.files.len() >= opts.blocking_files;

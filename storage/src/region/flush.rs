@@ -217,7 +217,9 @@ impl Region {
         loop {
             let id = manifest.next_file_id;
             manifest.next_file_id += 1;
-            if !Manifest::sstable_path(&self.dir, family, id).exists() {
+            if !Manifest::sstable_path(&self.dir, family, id).exists()
+                && !crate::sstable::Reference::path(&self.dir, family, id).exists()
+            {
                 return id;
             }
         }

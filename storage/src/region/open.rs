@@ -20,7 +20,7 @@ use crate::manifest::Manifest;
 use crate::memstore::Memstore;
 use crate::mutation::decode_payload;
 use crate::mvcc::Mvcc;
-use crate::sstable::SsTable;
+use crate::sstable::{Reference, SsTable};
 use crate::wal::{self, Wal, WalOptions};
 
 /// Name of the WAL directory inside a region directory.
@@ -61,6 +61,7 @@ impl Region {
     pub(crate) fn open(engine: Arc<EngineShared>, dir: &Path) -> Result<Arc<Region>> {
         let desc = RegionDescriptor::load(dir)?;
         let lock = lock_region_dir(dir)?;
+        super::split::check_on_open(dir)?;
         let manifest = Manifest::load(dir)?;
         let name = desc.name();
         remove_unlisted_files(dir, &desc, &manifest)?;
@@ -75,8 +76,7 @@ impl Region {
                 .map(|v| v.as_slice())
                 .unwrap_or_default()
             {
-                let path = Manifest::sstable_path(dir, &f.name, *id);
-                let table = SsTable::open(&path, engine.cache.clone(), engine.stats.clone())?;
+                let table = open_store_file(&engine, dir, &f.name, *id)?;
                 max_seq = max_seq.max(table.meta().max_seq);
                 files.push(table);
             }
@@ -143,6 +143,7 @@ impl Region {
             manifest: Mutex::new(manifest),
             memstore_bytes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            writes_fenced: AtomicBool::new(false),
             failure: Mutex::new(None),
             flush_requested: AtomicBool::new(false),
             self_ref: weak.clone(),
@@ -169,7 +170,26 @@ impl Region {
     }
 }
 
-/// Deletes SSTables the manifest does not list and temporary files.
+/// `.ref`: the suffix of reference files.
+const REF_SUFFIX: &str = ".ref";
+
+/// Opens store file `id`: an SSTable, or a reference to half of a parent region's
+/// SSTable (a daughter not yet compacted after a split).
+pub(crate) fn open_store_file(
+    engine: &EngineShared,
+    dir: &Path,
+    family: &str,
+    id: u64,
+) -> Result<Arc<SsTable>> {
+    let ref_path = Reference::path(dir, family, id);
+    if ref_path.exists() {
+        return SsTable::open_reference(&ref_path, engine.cache.clone(), engine.stats.clone());
+    }
+    let path = Manifest::sstable_path(dir, family, id);
+    SsTable::open(&path, engine.cache.clone(), engine.stats.clone())
+}
+
+/// Deletes SSTables and references the manifest does not list and temporary files.
 fn remove_unlisted_files(dir: &Path, desc: &RegionDescriptor, manifest: &Manifest) -> Result<()> {
     for f in &desc.families {
         let fdir = dir.join(&f.name);
@@ -187,9 +207,12 @@ fn remove_unlisted_files(dir: &Path, desc: &RegionDescriptor, manifest: &Manifes
                 .to_owned();
             let listed = name
                 .strip_suffix(".sst")
+                .or_else(|| name.strip_suffix(REF_SUFFIX))
                 .and_then(|id| id.parse::<u64>().ok())
                 .is_some_and(|id| live.contains(&id));
-            if !listed && (name.ends_with(".sst") || name.ends_with(".tmp")) {
+            let ours =
+                name.ends_with(".sst") || name.ends_with(REF_SUFFIX) || name.ends_with(".tmp");
+            if !listed && ours {
                 tracing::info!(file = %path.display(), "removing file not listed in the manifest");
                 fs::remove_file(&path).at(&path)?;
                 removed = true;

@@ -368,7 +368,7 @@ impl Region {
             (durability != Durability::Skip).then(|| mutation::encode_payload(row, &cells));
         let seq = {
             let _w = self.write_lock.lock();
-            self.check_open()?;
+            self.check_writable()?;
             let seq = self.mvcc.begin();
             if let Some(p) = &payload
                 && let Err(e) = self.wal.append(seq, p)

@@ -26,16 +26,26 @@ pub struct SsTableIter {
     block_idx: usize,
     /// `None` before the first seek, past the end and after an error.
     block: Option<BlockIter>,
+    /// A reference's top half starts here (encoded split key).
+    lower: Option<Vec<u8>>,
+    /// A reference's bottom half stops before this key.
+    upper: Option<Vec<u8>>,
+    /// A reference whose half is empty: never valid.
+    empty: bool,
 }
 
 impl SsTableIter {
     pub(crate) fn new(table: Arc<SsTable>, fill_cache: bool) -> Self {
+        let (lower, upper, empty) = table.iter_bounds();
         SsTableIter {
             table,
             fill_cache,
             cache_only: false,
             block_idx: 0,
             block: None,
+            lower,
+            upper,
+            empty,
         }
     }
 
@@ -57,14 +67,14 @@ impl SsTableIter {
             .table
             .block_handle(self.block_idx)
             .map_or(0, |h| h.offset);
-        e.at(self.table.path(), offset)
+        e.at(self.table.data_path(), offset)
     }
 
     /// Loads block `idx` (unpositioned). Past the last block the iterator becomes invalid.
     fn load(&mut self, idx: usize) -> Result<bool> {
         self.block = None;
         self.block_idx = idx;
-        if idx >= self.table.index().len() {
+        if self.empty || idx >= self.table.full_index().len() {
             return Ok(false);
         }
         let block = if self.cache_only {
@@ -92,7 +102,7 @@ impl SsTableIter {
     }
 
     fn seek_inner(&mut self, target: &[u8]) -> Result<()> {
-        let idx = find_block(self.table.index(), target);
+        let idx = find_block(self.table.full_index(), target);
         if self.load(idx)?
             && let Some(b) = &mut self.block
             && let Err(e) = b.seek(target)
@@ -132,12 +142,31 @@ impl SsTableIter {
 
 impl InternalIterator for SsTableIter {
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        let r = self.seek_inner(target);
+        let r = match self.lower.take() {
+            // A top half starts at the split key.
+            Some(lower) => {
+                let r = self.seek_inner(if target < lower.as_slice() {
+                    &lower
+                } else {
+                    target
+                });
+                self.lower = Some(lower);
+                r
+            }
+            None => self.seek_inner(target),
+        };
         self.invalid_on_error(r)
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        let r = self.seek_to_first_inner();
+        let r = match self.lower.take() {
+            Some(lower) => {
+                let r = self.seek_inner(&lower);
+                self.lower = Some(lower);
+                r
+            }
+            None => self.seek_to_first_inner(),
+        };
         self.invalid_on_error(r)
     }
 
@@ -147,7 +176,10 @@ impl InternalIterator for SsTableIter {
     }
 
     fn valid(&self) -> bool {
-        self.block.as_ref().is_some_and(BlockIter::valid)
+        // A bottom half ends before the split key.
+        self.block.as_ref().is_some_and(|b| {
+            b.valid() && self.upper.as_ref().is_none_or(|u| b.key() < u.as_slice())
+        })
     }
 
     fn key(&self) -> &[u8] {

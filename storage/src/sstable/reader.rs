@@ -9,6 +9,7 @@
 //! modified because SSTables are never rewritten in place (see `builder.rs`).
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use memmap2::Mmap;
 
-use super::block::Block;
+use super::block::{Block, BlockIter};
 use super::bloom::BloomFilter;
 use super::codec::{BlockHandle, DecodeError};
 use super::footer::{FOOTER_LEN, Footer};
@@ -24,6 +25,7 @@ use super::frame::read_frame;
 use super::index::{IndexEntry, decode_index};
 use super::iter::SsTableIter;
 use super::meta::SsTableMeta;
+use super::reference::{Half, Reference};
 use crate::block_cache::BlockCache;
 use crate::error::{Error, IoContext, Result};
 use crate::key;
@@ -36,9 +38,15 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// An open, verified SSTable.
 pub struct SsTable {
+    /// The file this table is known by (its id, and what is deleted when obsolete): the
+    /// SSTable itself, or for a reference the `.ref` file.
     path: PathBuf,
-    /// The whole file, mapped.
+    /// The file holding the data (the parent's SSTable for a reference).
+    data_path: PathBuf,
+    /// The whole data file, mapped.
     data: Bytes,
+    /// For a reference: the half of the data file it exposes.
+    view: Option<HalfView>,
     cache_id: u64,
     cache: Arc<BlockCache>,
     stats: Arc<Stats>,
@@ -65,6 +73,8 @@ impl std::fmt::Debug for SsTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SsTable")
             .field("path", &self.path)
+            .field("data_path", &self.data_path)
+            .field("view", &self.view)
             .field("file_size", &self.data.len())
             .field("cache_id", &self.cache_id)
             .field("blocks", &self.index.len())
@@ -76,6 +86,29 @@ impl SsTable {
     /// Opens and verifies `path`. Data blocks are read through `cache`; reads from the
     /// file are counted in `stats`.
     pub fn open(path: &Path, cache: Arc<BlockCache>, stats: Arc<Stats>) -> Result<Arc<SsTable>> {
+        Self::open_unshared(path, cache, stats).map(Arc::new)
+    }
+
+    /// Opens the reference file `ref_path`: maps the parent SSTable it names (a sibling
+    /// region directory of `ref_path`'s region) and clips every read to the half.
+    pub fn open_reference(
+        ref_path: &Path,
+        cache: Arc<BlockCache>,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<SsTable>> {
+        let reference = Reference::load(ref_path)?;
+        let region_dir = ref_path
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| Error::InvalidRegion(format!("{} has no region", ref_path.display())))?;
+        let parent_file = reference.parent_file(region_dir)?;
+        let mut table = Self::open_unshared(&parent_file, cache, stats)?;
+        table.path = ref_path.to_path_buf();
+        table.clip(reference.half, key::row_start_key(&reference.split_row))?;
+        Ok(Arc::new(table))
+    }
+
+    fn open_unshared(path: &Path, cache: Arc<BlockCache>, stats: Arc<Stats>) -> Result<SsTable> {
         let file = File::open(path).at(path)?;
         let len = file.metadata().at(path)?.len();
         if len < FOOTER_LEN as u64 {
@@ -95,7 +128,7 @@ impl SsTable {
             let _ = mmap.advise(memmap2::Advice::Random);
         }
         let data = Bytes::from_owner(mmap);
-        Self::from_bytes(path, data, cache, stats).map(Arc::new)
+        Self::from_bytes(path, data, cache, stats)
     }
 
     fn from_bytes(
@@ -142,7 +175,9 @@ impl SsTable {
 
         Ok(SsTable {
             path: path.to_path_buf(),
+            data_path: path.to_path_buf(),
             data,
+            view: None,
             cache_id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             cache,
             stats,
@@ -164,9 +199,143 @@ impl SsTable {
         &self.path
     }
 
-    /// File size in bytes.
+    /// File size in bytes; for a reference, the share of the parent file its half
+    /// covers (by data blocks), which is what compaction and split decisions weigh.
     pub fn file_size(&self) -> u64 {
-        self.data.len() as u64
+        let full = self.data.len() as u64;
+        match &self.view {
+            None => full,
+            Some(v) => full * v.blocks.len() as u64 / (self.index.len().max(1) as u64),
+        }
+    }
+
+    /// The file holding the data (the parent's SSTable for a reference).
+    pub fn data_path(&self) -> &Path {
+        &self.data_path
+    }
+
+    /// True if this is a reference to half of a parent region's SSTable.
+    pub fn is_reference(&self) -> bool {
+        self.view.is_some()
+    }
+
+    /// For a reference: the half and the encoded split key (`key::row_start_key`).
+    pub fn reference_half(&self) -> Option<(Half, &[u8])> {
+        self.view.as_ref().map(|v| (v.half, v.split_key.as_slice()))
+    }
+
+    /// True if rows of `row_part` (a row bloom key) can be in this table's range: always
+    /// for a plain SSTable, only the reference's half otherwise.
+    fn row_in_view(&self, row_part: &[u8]) -> bool {
+        match &self.view {
+            None => true,
+            Some(v) if v.empty => false,
+            Some(v) => match v.half {
+                Half::Bottom => row_part < v.split_key.as_slice(),
+                Half::Top => row_part >= v.split_key.as_slice(),
+            },
+        }
+    }
+
+    /// The whole index of the data file (block numbers used by iterators and the cache).
+    pub(crate) fn full_index(&self) -> &[IndexEntry] {
+        &self.index
+    }
+
+    /// The (bounds, empty) an iterator of this table clips to: a lower bound for a top
+    /// half, an upper bound (exclusive) for a bottom half.
+    pub(crate) fn iter_bounds(&self) -> (Option<Vec<u8>>, Option<Vec<u8>>, bool) {
+        match &self.view {
+            None => (None, None, false),
+            Some(v) => match v.half {
+                Half::Top => (Some(v.split_key.clone()), None, v.empty),
+                Half::Bottom => (None, Some(v.split_key.clone()), v.empty),
+            },
+        }
+    }
+
+    /// Restricts the table to one half of its rows (reference open). Computes the
+    /// half's first and last keys from the index and at most one data block, and
+    /// scales the counts in the meta by the share of data blocks.
+    fn clip(&mut self, half: Half, split_key: Vec<u8>) -> Result<()> {
+        let n = self.index.len();
+        // First block whose last key is >= the split key: the boundary block.
+        let b = super::index::find_block(&self.index, &split_key);
+        let mut view = HalfView {
+            split_key,
+            half,
+            blocks: 0..0,
+            empty: true,
+        };
+        let mut first = Vec::new();
+        let mut last = Vec::new();
+        match half {
+            Half::Top if b < n => {
+                let mut it = BlockIter::new(self.read_data_block(b, false)?);
+                it.seek(&view.split_key)
+                    .map_err(|e| e.at(&self.data_path, self.block_offset(b)))?;
+                if it.valid() {
+                    first = it.key().to_vec();
+                    last = self.meta.last_key.clone();
+                    view.blocks = b..n;
+                    view.empty = false;
+                }
+            }
+            Half::Top => {}
+            Half::Bottom if self.meta.first_key >= view.split_key => {}
+            Half::Bottom if b == n => {
+                first = self.meta.first_key.clone();
+                last = self.meta.last_key.clone();
+                view.blocks = 0..n;
+                view.empty = false;
+            }
+            Half::Bottom => {
+                // The last key below the split key is in block b, or ends block b-1.
+                let mut it = BlockIter::new(self.read_data_block(b, false)?);
+                let at = |e: DecodeError| e.at(&self.data_path, self.block_offset(b));
+                it.seek_to_first().map_err(at)?;
+                while it.valid() && it.key() < view.split_key.as_slice() {
+                    last.clear();
+                    last.extend_from_slice(it.key());
+                    it.next().map_err(at)?;
+                }
+                if last.is_empty() {
+                    last = b
+                        .checked_sub(1)
+                        .and_then(|p| self.index.get(p))
+                        .map(|e| e.last_key.clone())
+                        .unwrap_or_default();
+                    view.blocks = 0..b;
+                } else {
+                    view.blocks = 0..b + 1;
+                }
+                first = self.meta.first_key.clone();
+                view.empty = last.is_empty();
+            }
+        }
+        let share = |v: u64| {
+            if view.empty {
+                0
+            } else {
+                (v * view.blocks.len() as u64)
+                    .div_ceil(n.max(1) as u64)
+                    .max(1)
+            }
+        };
+        self.meta.entry_count = share(self.meta.entry_count);
+        self.meta.put_count = share(self.meta.put_count).min(self.meta.entry_count);
+        self.meta.delete_marker_count =
+            share(self.meta.delete_marker_count).min(self.meta.entry_count);
+        self.meta.raw_data_bytes = share(self.meta.raw_data_bytes);
+        self.meta.data_block_count = view.blocks.len() as u64;
+        self.meta.first_key = first;
+        self.meta.last_key = last;
+        self.view = Some(view);
+        Ok(())
+    }
+
+    fn block_offset(&self, i: usize) -> u64 {
+        self.block_handle(i).map_or(0, |h| h.offset)
     }
 
     /// The meta block.
@@ -175,9 +344,12 @@ impl SsTable {
     }
 
     /// The block index (one entry per data block, in key order): for split points and
-    /// tools.
+    /// tools. For a reference, only the blocks of its half.
     pub fn index(&self) -> &[IndexEntry] {
-        &self.index
+        match &self.view {
+            None => &self.index,
+            Some(v) => self.index.get(v.blocks.clone()).unwrap_or_default(),
+        }
     }
 
     /// Process-unique id naming this open file in block cache keys.
@@ -193,6 +365,9 @@ impl SsTable {
     /// Bloom probe with a row bloom key (`key::row_part`). False means the file holds no
     /// entry of that row. Files with a row+column filter (or none) answer true.
     pub fn may_contain_row(&self, row_part: &[u8]) -> bool {
+        if !self.row_in_view(row_part) {
+            return false;
+        }
         match (&self.bloom, self.meta.bloom) {
             (Some(filter), BloomType::Row) => self.probe(filter, row_part),
             _ => true,
@@ -202,6 +377,11 @@ impl SsTable {
     /// Bloom probe with a row+column bloom key (`key::column_part`). False means the file
     /// holds no entry of that column. A row filter is probed with the key's row part.
     pub fn may_contain_column(&self, column_part: &[u8]) -> bool {
+        if let Some(row) = key::row_part(column_part)
+            && !self.row_in_view(row)
+        {
+            return false;
+        }
         match (&self.bloom, self.meta.bloom) {
             (Some(filter), BloomType::RowCol) => self.probe(filter, column_part),
             (Some(filter), BloomType::Row) => match key::row_part(column_part) {
@@ -225,7 +405,8 @@ impl SsTable {
     /// True if the file may hold keys in `[start_row_key, end_row_key)`; the bounds are
     /// encoded seek keys (`key::row_start_key`, `key::row_end_key`), `None` = unbounded.
     pub fn overlaps_rows(&self, start_row_key: &[u8], end_row_key: Option<&[u8]>) -> bool {
-        self.meta.last_key.as_slice() >= start_row_key
+        !self.view.as_ref().is_some_and(|v| v.empty)
+            && self.meta.last_key.as_slice() >= start_row_key
             && end_row_key.is_none_or(|end| self.meta.first_key.as_slice() < end)
     }
 
@@ -259,7 +440,10 @@ impl SsTable {
     /// Reads data block `i` through the block cache.
     pub(crate) fn read_data_block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
         let handle = self.block_handle(i).ok_or_else(|| {
-            Error::InvalidArgument(format!("block {i} out of range in {}", self.path.display()))
+            Error::InvalidArgument(format!(
+                "block {i} out of range in {}",
+                self.data_path.display()
+            ))
         })?;
         self.cache
             .get_or_load(self.cache_id, handle.offset, fill_cache, || {
@@ -274,8 +458,20 @@ impl SsTable {
         read_frame(&self.data, handle, for_cache)
             .and_then(Block::decode)
             .map(Arc::new)
-            .map_err(|e| e.at(&self.path, handle.offset))
+            .map_err(|e| e.at(&self.data_path, handle.offset))
     }
+}
+
+/// The half of a parent SSTable a reference exposes.
+#[derive(Clone, Debug)]
+struct HalfView {
+    /// `key::row_start_key(split_row)`.
+    split_key: Vec<u8>,
+    half: Half,
+    /// Data blocks holding entries of the half.
+    blocks: Range<usize>,
+    /// The half holds no entry.
+    empty: bool,
 }
 
 /// The index must describe exactly the blocks the meta block counts, ending at its key.

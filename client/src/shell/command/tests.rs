@@ -201,6 +201,17 @@ fn admin_and_shell_commands() {
     assert_eq!(cmd("flush 'users'"), Command::Flush(t()));
     assert_eq!(cmd("compact 'users'"), Command::Compact(t()));
     assert_eq!(cmd("major_compact 'users'"), Command::MajorCompact(t()));
+    assert_eq!(cmd("split 'users'"), Command::Split(t(), None));
+    assert_eq!(
+        cmd("split 'users', 'm'"),
+        Command::Split(t(), Some(Bytes::from("m")))
+    );
+    assert_eq!(
+        cmd("split '1700000000000-00001'"),
+        Command::Split("1700000000000-00001".into(), None)
+    );
+    assert!(usage("split").contains("split 'table'"));
+    assert!(usage("split 'a', 'b', 'c'").contains("split"));
     assert_eq!(cmd("status"), Command::Status);
     assert_eq!(cmd("status 'detailed'"), Command::Status);
     assert_eq!(cmd("slowlog"), Command::SlowLog(20));
