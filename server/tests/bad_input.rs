@@ -175,6 +175,7 @@ async fn full_server_answers_resource_exhausted() {
     let dir = tempfile::tempdir().unwrap();
     let hooks = TestHooks {
         get_delay: Duration::from_secs(2),
+        ..TestHooks::default()
     };
     let mut t = start_in(
         dir.path(),

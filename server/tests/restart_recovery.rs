@@ -252,6 +252,7 @@ async fn graceful_shutdown_lets_inflight_calls_finish() {
     let dir = tempfile::tempdir().unwrap();
     let hooks = TestHooks {
         get_delay: Duration::from_millis(500),
+        ..TestHooks::default()
     };
     let mut t = start_in(dir.path(), |_| {}, hooks).await;
     create_table(&mut t.master, "t", &["f"], &[]).await;
