@@ -29,6 +29,8 @@ impl ServerProcess {
                 "127.0.0.1:0",
                 "--log-level",
                 "warn",
+                "--set",
+                "server.status_listen=127.0.0.1:0",
             ])
             .arg("--root-dir")
             .arg(root)
