@@ -226,7 +226,7 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
             )));
         }
         let kind = exp.types.get(&family).cloned().unwrap_or_default();
-        if kind == "counter" && !(s.value >= 0.0) {
+        if kind == "counter" && (s.value.is_nan() || s.value < 0.0) {
             return Err(at("negative or NaN counter".into()));
         }
         if kind == "histogram" && s.name == family {
@@ -238,15 +238,18 @@ pub fn parse(text: &str) -> Result<Exposition, String> {
     Ok(exp)
 }
 
+/// A series' labels other than `le`.
+type LabelSet = Vec<(String, String)>;
+
 fn check_histograms(exp: &Exposition) -> Result<(), String> {
     for (family, kind) in &exp.types {
         if kind != "histogram" {
             continue;
         }
         // Series key: labels other than `le`.
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
-        let mut counts: BTreeMap<Vec<(String, String)>, f64> = BTreeMap::new();
-        let mut sums: HashSet<Vec<(String, String)>> = HashSet::new();
+        let mut series: BTreeMap<LabelSet, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut counts: BTreeMap<LabelSet, f64> = BTreeMap::new();
+        let mut sums: HashSet<LabelSet> = HashSet::new();
         for s in exp
             .samples
             .iter()

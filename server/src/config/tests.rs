@@ -154,3 +154,35 @@ fn region_split_keys_have_hbase_defaults_and_parse() {
         std::time::Duration::from_millis(250)
     );
 }
+
+#[test]
+fn status_and_slow_log_keys() {
+    let d = ServerConfig::default();
+    assert_eq!(d.server.status_listen.port(), 16030);
+    assert_eq!(d.server.slow_request_threshold, Duration::from_millis(100));
+    assert_eq!(d.server.slow_log_entries, 256);
+    assert_eq!(d.server.stats_interval, Duration::from_secs(300));
+    let sets = [
+        "server.status_listen=127.0.0.1:0".to_string(),
+        "server.slow_request_threshold=250ms".to_string(),
+        "server.stats_interval=0s".to_string(),
+    ];
+    let c = ServerConfig::from_parts(None, &sets).unwrap();
+    assert_eq!(c.server.status_listen.port(), 0);
+    assert_eq!(c.server.slow_request_threshold, Duration::from_millis(250));
+    assert!(c.server.stats_interval.is_zero());
+    assert_eq!(c.sources["server.status_listen"], ConfigSource::Set);
+    for (set, named) in [
+        ("server.slow_log_entries=100001", "server.slow_log_entries"),
+        ("server.stats_interval=500ms", "server.stats_interval"),
+        (
+            "server.status_listen=127.0.0.1:16020",
+            "server.status_listen",
+        ),
+    ] {
+        let e = ServerConfig::from_parts(None, &[set.to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(named), "{set}: {e}");
+    }
+}
