@@ -12,13 +12,16 @@
 //! Thread safety: the map of online regions is behind a `RwLock` read on every request
 //! and written only when regions open or close.
 
+pub mod control;
+pub mod heartbeat;
+pub mod lease;
 mod scan;
 mod service;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -75,6 +78,11 @@ pub struct RegionServer {
     shutting_down: AtomicBool,
     max_message_size: usize,
     hooks: TestHooks,
+    /// Cluster mode: the lease from a remote master and the shared `root_dir`; unset in
+    /// standalone mode, where the master lives in this process.
+    cluster: OnceLock<control::ClusterMode>,
+    /// Requests admitted since start (reported to the master for `status 'detailed'`).
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for RegionServer {
@@ -101,12 +109,25 @@ impl RegionServer {
             shutting_down: AtomicBool::new(false),
             max_message_size: usize::try_from(cfg.max_message_size.0).unwrap_or(usize::MAX),
             hooks,
+            cluster: OnceLock::new(),
+            requests: AtomicU64::new(0),
         }
     }
 
     /// The engine the regions live in.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Cluster mode: every request depends on `lease`, and the master may open and
+    /// close regions under `root_dir` over gRPC. Set once, before serving.
+    pub fn join_cluster(&self, lease: Arc<lease::Lease>, root_dir: std::path::PathBuf) {
+        let _ = self.cluster.set(control::ClusterMode { lease, root_dir });
+    }
+
+    /// `Ok` unless this server's lease from the master lapsed.
+    pub(crate) fn check_lease(&self) -> Result<(), Status> {
+        self.cluster.get().map_or(Ok(()), |c| c.lease.check())
     }
 
     /// Admission figures (in flight, queued, rejected).
@@ -122,6 +143,9 @@ impl RegionServer {
         create: Option<RegionDescriptor>,
         epoch: u64,
     ) -> strata_storage::Result<()> {
+        if self.reassign_epoch(dir, epoch) {
+            return Ok(());
+        }
         let region = match create {
             Some(desc) => self.engine.create_region(dir, desc)?,
             None => self.engine.open_region(dir)?,
@@ -139,6 +163,24 @@ impl RegionServer {
             old.region.close(false)?;
         }
         Ok(())
+    }
+
+    /// If the region in `dir` is open here already (an open the master retried, or a
+    /// master that restarted mid-assignment), serve it under `epoch` without reopening.
+    fn reassign_epoch(&self, dir: &Path, epoch: u64) -> bool {
+        let mut online = self.online.write();
+        for regions in online.values_mut() {
+            for o in regions.values_mut() {
+                if o.region.dir() == dir {
+                    *o = Arc::new(OnlineRegion {
+                        region: o.region.clone(),
+                        epoch,
+                    });
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Stops serving a region, flushes and closes it. Blocking.
@@ -161,6 +203,11 @@ impl RegionServer {
     pub fn online_regions(&self) -> Vec<Arc<OnlineRegion>> {
         let online = self.online.read();
         online.values().flat_map(|t| t.values().cloned()).collect()
+    }
+
+    /// Requests admitted since start.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// Number of online regions.
@@ -198,12 +245,14 @@ impl RegionServer {
         if self.is_shutting_down() {
             return Err(shutting_down());
         }
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.admission.admit().await
     }
 
     /// The online region a request names, or the status telling the client why not.
     fn locate(&self, r: Option<&RegionRef>) -> Result<Arc<OnlineRegion>, Status> {
         let r = r.ok_or_else(|| invalid("request has no region (RegionRef)"))?;
+        self.check_lease()?;
         let found = self
             .online
             .read()
@@ -256,7 +305,10 @@ impl RegionServer {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            f(&online.region).map_err(|s| me.refine(&online, s))
+            let out = f(&online.region).map_err(|s| me.refine(&online, s))?;
+            // Fencing: nothing finished after the lease lapsed is acknowledged.
+            me.check_lease()?;
+            Ok(out)
         })
         .await
         .map_err(|e| internal(format!("request task failed: {e}")))?

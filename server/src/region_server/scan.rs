@@ -199,6 +199,10 @@ async fn pump(rs: Arc<RegionServer>, online: Arc<OnlineRegion>, mut state: ScanS
         .await;
         let rows = match step {
             Ok((s, Ok(rows))) => {
+                if let Err(status) = rs.check_lease() {
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
                 state = s;
                 rows
             }

@@ -106,7 +106,9 @@ impl RegionServer {
         f: impl FnOnce(&Region) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
-        f(&online.region).map_err(|s| self.refine(&online, s))
+        let out = f(&online.region).map_err(|s| self.refine(&online, s))?;
+        self.check_lease()?;
+        Ok(out)
     }
 }
 
@@ -307,6 +309,22 @@ impl RegionService for RegionGrpc {
         .map_err(|e| crate::error::internal(format!("status task failed: {e}")))?;
         out.sort_by(|a, b| (&a.table, &a.start_row).cmp(&(&b.table, &b.start_row)));
         Ok(Response::new(pb::RegionStatusResponse { regions: out }))
+    }
+
+    async fn open_region(
+        &self,
+        req: Request<pb::OpenRegionRequest>,
+    ) -> Result<Response<pb::OpenRegionResponse>, Status> {
+        self.0.open_for_master(req.into_inner()).await?;
+        Ok(Response::new(pb::OpenRegionResponse {}))
+    }
+
+    async fn close_region(
+        &self,
+        req: Request<pb::CloseRegionRequest>,
+    ) -> Result<Response<pb::CloseRegionResponse>, Status> {
+        self.0.close_for_master(req.into_inner()).await?;
+        Ok(Response::new(pb::CloseRegionResponse {}))
     }
 }
 
