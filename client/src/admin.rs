@@ -22,9 +22,11 @@ use crate::error::{Error, Result};
 use crate::location::RegionInfo;
 use crate::retry::{self, Idempotency};
 
+mod cluster;
 mod schema;
 mod status;
 
+pub use cluster::{ClusterDetail, ServerDetail, SplitAlgorithm};
 pub use schema::{BloomType, Compression, FamilyDescriptor, TableDescription, TableDescriptor};
 pub use status::{ClusterStatus, CompactionSummary, RegionStatus, ServerStatus};
 
@@ -328,7 +330,7 @@ impl Admin {
         .await
     }
 
-    async fn master_call<T, F, Fut>(
+    pub(crate) async fn master_call<T, F, Fut>(
         &self,
         config: &ClientConfig,
         mode: Idempotency,
