@@ -66,6 +66,8 @@ pub struct Master {
     standalone: bool,
     ops: tokio::sync::Mutex<()>,
     last_balance: Mutex<Instant>,
+    /// Regions whose last open failed: when to try again, and failures so far.
+    open_backoff: Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
     /// Exclusive lock on `master/LOCK`: one master per `root_dir`.
     _lock: File,
 }
@@ -137,6 +139,7 @@ impl Master {
             standalone: true,
             ops: tokio::sync::Mutex::new(()),
             last_balance: Mutex::new(Instant::now()),
+            open_backoff: Mutex::new(std::collections::HashMap::new()),
             _lock: lock,
         }
     }
@@ -156,6 +159,7 @@ impl Master {
             standalone: false,
             ops: tokio::sync::Mutex::new(()),
             last_balance: Mutex::new(Instant::now()),
+            open_backoff: Mutex::new(std::collections::HashMap::new()),
             _lock: lock,
         }
     }

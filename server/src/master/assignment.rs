@@ -16,11 +16,16 @@
 //! target server.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use strata_storage::{Error, Result};
 
 use super::Master;
 use super::catalog::RegionState;
+
+/// First and longest wait before an open that failed is tried again (doubling).
+const OPEN_RETRY_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(50), Duration::from_secs(1));
 
 /// (table, region id, target server).
 pub(crate) type Placement = (String, String, String);
@@ -160,15 +165,29 @@ impl Master {
             }
             Ok(())
         });
+        let mut backoff = self.open_backoff.lock();
         for (table, id, epoch, target, result) in outcomes {
+            let key = (table.clone(), id.clone());
             match result {
-                Ok(()) => tracing::info!(%table, region = %id, epoch, server = %target, "region open"),
+                Ok(()) => {
+                    backoff.remove(&key);
+                    tracing::info!(%table, region = %id, epoch, server = %target, "region open");
+                }
                 Err(e) => {
-                    tracing::warn!(%table, region = %id, server = %target, error = %e, "open failed; will retry");
+                    let failures = backoff.get(&key).map_or(0, |b| b.1) + 1;
+                    let wait = OPEN_RETRY_BACKOFF
+                        .0
+                        .saturating_mul(1 << failures.min(10))
+                        .min(OPEN_RETRY_BACKOFF.1);
+                    backoff.insert(key, (Instant::now() + wait, failures));
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(%table, region = %id, server = %target, failures, error = %e, "open failed; will retry");
+                    }
                     errors.push(e);
                 }
             }
         }
+        drop(backoff);
         if let Err(e) = saved {
             errors.push(e);
         }
@@ -274,6 +293,11 @@ impl Master {
             if let Err(e) = r {
                 tracing::error!(error = %e, "cannot save the catalog");
             }
+        }
+        {
+            let now = Instant::now();
+            let backoff = self.open_backoff.lock();
+            to_assign.retain(|k| backoff.get(k).is_none_or(|b| b.0 <= now));
         }
         if !to_assign.is_empty() {
             acted += to_assign.len();
