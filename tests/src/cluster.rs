@@ -322,6 +322,12 @@ impl Writers {
     /// Stops the writers; returns (acknowledged rows, errors the callers saw).
     pub async fn finish(self) -> (Vec<String>, Vec<String>) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.join().await
+    }
+
+    /// Waits for the writers to write all their rows; returns (acknowledged rows, errors
+    /// the callers saw).
+    pub async fn join(self) -> (Vec<String>, Vec<String>) {
         let (mut ok, mut errors) = (Vec::new(), Vec::new());
         for h in self.handles {
             let (o, e) = h.await.expect("writer task");

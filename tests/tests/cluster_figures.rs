@@ -53,13 +53,14 @@ async fn mttr_sigkill_default_settings() {
         ClientConfig::default()
             .operation_timeout(Duration::from_secs(60))
             .rpc_timeout(Duration::from_secs(1))
-            .backoff(Duration::from_millis(10), Duration::from_millis(50)),
+            .backoff(Duration::from_millis(10), Duration::from_millis(50))
+            .max_retries(100_000),
     )
     .await
     .expect("probe client");
     // Data in every region's WAL, so the reopen replays something.
     let writers = Writers::start(&client, "t", 4, 500);
-    let (acked, errors) = writers.finish().await;
+    let (acked, errors) = writers.join().await;
     assert!(errors.is_empty());
     eprintln!("{} rows written before the kills", acked.len());
 
@@ -118,7 +119,7 @@ async fn master_requests_per_10k_ops() {
     let client = cluster.client().await;
     create(&client, 12).await;
     let warm = Writers::start(&client, "t", 8, 250);
-    let (_, errors) = warm.finish().await;
+    let (_, errors) = warm.join().await;
     assert!(errors.is_empty());
     let before = client.master_request_count();
     let t = client.table("t");
@@ -147,7 +148,7 @@ async fn write_rate(servers: usize, rows_per_task: usize, tasks: usize) -> f64 {
     let client = cluster.client().await;
     create(&client, 12).await;
     let warm = Writers::start(&client, "t", tasks, 100);
-    let _ = warm.finish().await;
+    let _ = warm.join().await;
     let start = Instant::now();
     let t = client.table("t");
     let ops = (0..tasks * rows_per_task).map(|i| {

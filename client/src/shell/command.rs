@@ -72,6 +72,9 @@ pub enum Command {
     MajorCompact(String),
     /// `status`
     Status,
+    /// Cluster administration (`status 'detailed'`, `move`, `balance`, `assign`,
+    /// `unassign`, `scan 'meta'`).
+    Cluster(super::cluster::ClusterCommand),
     /// `help`
     Help(Option<String>),
     /// `exit`
@@ -113,7 +116,15 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         }
         "scan" => {
             let table = a.table()?;
-            Command::Scan(table, scan(a.options()?)?)
+            if super::cluster::is_meta(table.as_bytes()) {
+                a.skip_rest();
+                Command::Cluster(super::cluster::ClusterCommand::Meta(None))
+            } else {
+                Command::Scan(table, scan(a.options()?)?)
+            }
+        }
+        "move" | "assign" | "unassign" | "balance" | "balancer" | "list_regions" => {
+            Command::Cluster(super::cluster::parse(&mut a)?)
         }
         "count" => count(&mut a)?,
         "delete" => delete(&mut a)?,
@@ -122,10 +133,15 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         "flush" => Command::Flush(a.table()?),
         "compact" => Command::Compact(a.table()?),
         "major_compact" => Command::MajorCompact(a.table()?),
-        "status" => {
-            a.skip_rest(); // HBase's 'simple'/'detailed' formats: one format here
-            Command::Status
-        }
+        "status" => match a.opt_string("'simple' or 'detailed'")?.as_deref() {
+            Some("detailed") => {
+                Command::Cluster(super::cluster::ClusterCommand::StatusDetailed)
+            }
+            _ => {
+                a.skip_rest();
+                Command::Status
+            }
+        },
         "help" => Command::Help(a.opt_string("a command name")?),
         "exit" | "quit" => Command::Exit,
         _ => unreachable!("Args::new accepts known commands only"),
@@ -150,7 +166,18 @@ fn create(a: &mut Args) -> Result<Command, UsageError> {
                 if let Some(keys) = o.take("SPLITS") {
                     splits = o.bytes_list("SPLITS", keys)?;
                 }
-                o.finish(&["SPLITS"])?;
+                let regions = o.take("NUMREGIONS").map(|v| o.u32("NUMREGIONS", v)).transpose()?;
+                let algo = o.take("SPLITALGO").map(|v| o.string("SPLITALGO", v)).transpose()?;
+                match (regions, algo) {
+                    (Some(n), Some(algo)) => {
+                        let algo = crate::admin::SplitAlgorithm::parse(&algo)
+                            .map_err(|e| a.error(e.to_string()))?;
+                        splits = algo.split_keys(n).map_err(|e| a.error(e.to_string()))?;
+                    }
+                    (None, None) => {}
+                    _ => return Err(a.error("NUMREGIONS and SPLITALGO go together")),
+                }
+                o.finish(&["SPLITS", "NUMREGIONS", "SPLITALGO"])?;
             }
             other => return Err(a.wrong("a family name or {NAME => ...}", &other)),
         }

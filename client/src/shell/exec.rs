@@ -223,6 +223,7 @@ impl Session {
             Command::Compact(t) => compact(&admin, &t, false, p).await?,
             Command::MajorCompact(t) => compact(&admin, &t, true, p).await?,
             Command::Status => p.status(&admin.status().await?)?,
+            Command::Cluster(c) => super::cluster::run(&admin, c, p).await?,
             Command::Help(_) | Command::Exit => {}
         }
         Ok(())
