@@ -76,9 +76,11 @@ async fn shell_cluster_commands() {
 
     // Bad input: a clear message, nothing changed.
     let out = strata(&url, "create 'u', 'f', NUMREGIONS => 4, SPLITALGO => 'Nope'\n").await;
+    let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!out.status.success());
-    assert!(out.stderr.contains("HexStringSplit"), "{}", out.stderr);
+    assert!(all.contains("unknown SPLITALGO") && all.contains("HexStringSplit"), "{all}");
     let out = strata(&url, "move 'no-such-region'\n").await;
+    let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!out.status.success());
-    assert!(out.stderr.contains("no region"), "{}", out.stderr);
+    assert!(all.contains("no region"), "{all}");
 }
