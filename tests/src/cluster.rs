@@ -177,7 +177,11 @@ impl Cluster {
 
     /// URL of region server `i`.
     pub fn server_url(&self, i: usize) -> String {
-        self.servers[i].as_ref().expect("server running").url().to_string()
+        self.servers[i]
+            .as_ref()
+            .expect("server running")
+            .url()
+            .to_string()
     }
 
     /// SIGKILLs region server `i`.

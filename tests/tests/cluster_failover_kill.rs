@@ -34,12 +34,21 @@ async fn kill_a_region_server_under_load_loses_nothing() {
     // Writes continue on the survivors.
     writers.wait_more(200, Duration::from_secs(30)).await;
     let (acked, errors) = writers.finish().await;
-    assert!(errors.is_empty(), "callers saw errors: {:?}", &errors[..errors.len().min(5)]);
+    assert!(
+        errors.is_empty(),
+        "callers saw errors: {:?}",
+        &errors[..errors.len().min(5)]
+    );
     assert!(acked.len() >= 400);
 
     // Every acknowledged write reads back (through a fresh client too).
     let missing = missing_rows(&client, "t", &acked).await;
-    assert!(missing.is_empty(), "{} acked rows missing, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acked rows missing, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
     let fresh = cluster.client().await;
     assert!(missing_rows(&fresh, "t", &acked).await.is_empty());
 

@@ -69,12 +69,20 @@ async fn mttr_sigkill_default_settings() {
     for kill in 0..KILLS {
         let regions = wait_all_open(&client, "t", None, Duration::from_secs(60)).await;
         let victim_url = cluster.server_url(next_victim);
-        let hosted: Vec<_> = regions.iter().filter(|r| r.server == victim_url).cloned().collect();
+        let hosted: Vec<_> = regions
+            .iter()
+            .filter(|r| r.server == victim_url)
+            .cloned()
+            .collect();
         assert_eq!(hosted.len(), 20, "victim hosts 20 regions");
         let rows = region_rows(&hosted);
         // Warm the probe client's cache so it names the victim, as a running client would.
         for (_, row) in &rows {
-            probe.table("t").put(Put::new(row.clone()).add("f", "q", "v")).await.expect("warm");
+            probe
+                .table("t")
+                .put(Put::new(row.clone()).add("f", "q", "v"))
+                .await
+                .expect("warm");
         }
         let t0 = Instant::now();
         cluster.kill_server(next_victim);
@@ -82,13 +90,20 @@ async fn mttr_sigkill_default_settings() {
             let t = probe.table("t");
             let row = row.clone();
             async move {
-                t.get(Get::new(row)).await.expect("read after failover").expect("row");
+                t.get(Get::new(row))
+                    .await
+                    .expect("read after failover")
+                    .expect("row");
                 t0.elapsed()
             }
         });
         let times = futures::future::join_all(reads).await;
         let worst = times.into_iter().max().unwrap_or_default();
-        eprintln!("kill {}: all 20 regions served again after {:.2} s", kill + 1, worst.as_secs_f64());
+        eprintln!(
+            "kill {}: all 20 regions served again after {:.2} s",
+            kill + 1,
+            worst.as_secs_f64()
+        );
         mttr.push(worst);
         // Replace the dead server and rebalance to 20/20/20 for the next kill.
         let new = cluster.add_server();
@@ -97,7 +112,12 @@ async fn mttr_sigkill_default_settings() {
             client.admin().balance().await.ok()?;
             let regions = client.admin().list_regions("t").await.ok()?;
             let url = cluster.server_url(new);
-            (regions.iter().filter(|r| r.server == url && r.is_open()).count() == 20).then_some(())
+            (regions
+                .iter()
+                .filter(|r| r.server == url && r.is_open())
+                .count()
+                == 20)
+                .then_some(())
         })
         .await;
         next_victim = new;
@@ -128,7 +148,9 @@ async fn master_requests_per_10k_ops() {
         async move {
             let key = spread_key(9, i);
             if i % 2 == 0 {
-                t.put(Put::new(key.clone()).add("f", "q", key)).await.map(drop)
+                t.put(Put::new(key.clone()).add("f", "q", key))
+                    .await
+                    .map(drop)
             } else {
                 t.get(Get::new(key)).await.map(drop)
             }
@@ -158,7 +180,10 @@ async fn write_rate(servers: usize, rows_per_task: usize, tasks: usize) -> f64 {
             t.put(Put::new(key.clone()).add("f", "q", key)).await
         }
     });
-    let results: Vec<_> = futures::stream::iter(ops).buffer_unordered(tasks).collect().await;
+    let results: Vec<_> = futures::stream::iter(ops)
+        .buffer_unordered(tasks)
+        .collect()
+        .await;
     assert!(results.iter().all(Result::is_ok));
     (tasks * rows_per_task) as f64 / start.elapsed().as_secs_f64()
 }

@@ -39,7 +39,11 @@ async fn master_restart_does_not_interrupt_data_traffic() {
     );
 
     let (acked, errors) = writers.finish().await;
-    assert!(errors.is_empty(), "callers saw errors: {:?}", &errors[..errors.len().min(5)]);
+    assert!(
+        errors.is_empty(),
+        "callers saw errors: {:?}",
+        &errors[..errors.len().min(5)]
+    );
     assert!(missing_rows(&client, "t", &acked).await.is_empty());
     // A new client locates everything through the restarted master.
     let fresh = cluster.client().await;

@@ -9,7 +9,7 @@ use strata_tests::cluster::{Cluster, FAST};
 use strata_tests::{binaries, process};
 
 async fn strata(url: &str, stdin: &str) -> process::Output {
-    let args = vec![
+    let args = [
         "--master".to_string(),
         url.to_string(),
         "shell".into(),
@@ -67,18 +67,40 @@ async fn shell_cluster_commands() {
     );
     let out = strata(&url, &script).await;
     assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains(&format!("Moved {region} to {other}")), "{}", out.stdout);
-    assert!(out.stdout.contains("Balancer moved 1 region(s)"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!("Moved {region} to {other}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Balancer moved 1 region(s)"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains(&format!("Unassigned {region}")));
-    assert!(out.stdout.contains("server=- epoch="), "unassigned region listed offline: {}", out.stdout);
+    assert!(
+        out.stdout.contains("server=- epoch="),
+        "unassigned region listed offline: {}",
+        out.stdout
+    );
     assert!(out.stdout.contains("state=offline"));
-    assert!(out.stdout.contains(&format!("Assigned {region} to http://")));
+    assert!(
+        out.stdout
+            .contains(&format!("Assigned {region} to http://"))
+    );
 
     // Bad input: a clear message, nothing changed.
-    let out = strata(&url, "create 'u', 'f', NUMREGIONS => 4, SPLITALGO => 'Nope'\n").await;
+    let out = strata(
+        &url,
+        "create 'u', 'f', NUMREGIONS => 4, SPLITALGO => 'Nope'\n",
+    )
+    .await;
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!out.status.success());
-    assert!(all.contains("unknown SPLITALGO") && all.contains("HexStringSplit"), "{all}");
+    assert!(
+        all.contains("unknown SPLITALGO") && all.contains("HexStringSplit"),
+        "{all}"
+    );
     let out = strata(&url, "move 'no-such-region'\n").await;
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!out.status.success());

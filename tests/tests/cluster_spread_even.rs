@@ -35,7 +35,10 @@ async fn pre_split_table_spreads_evenly_and_reads_back() {
     assert_eq!(regions.len(), 12);
     let counts = per_server(&regions);
     assert_eq!(counts.len(), 3, "every server got regions: {counts:?}");
-    assert!(counts.values().all(|&n| n == 4), "4 regions each: {counts:?}");
+    assert!(
+        counts.values().all(|&n| n == 4),
+        "4 regions each: {counts:?}"
+    );
 
     // Writes and reads through the client land in the right regions.
     let t = client.table("t");

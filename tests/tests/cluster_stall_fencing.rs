@@ -39,7 +39,11 @@ fn put(region: &pb::RegionRef, row: &str) -> pb::MutateRequest {
     }
 }
 
-async fn send(client: &mut RegionServiceClient<tonic::transport::Channel>, region: &pb::RegionRef, row: &str) -> Result<(), String> {
+async fn send(
+    client: &mut RegionServiceClient<tonic::transport::Channel>,
+    region: &pb::RegionRef,
+    row: &str,
+) -> Result<(), String> {
     let mut req = tonic::Request::new(put(region, row));
     req.set_timeout(Duration::from_secs(20));
     client
@@ -97,7 +101,12 @@ async fn stalled_server_fences_itself_and_acknowledges_nothing_late() {
             let row = format!("{probe_prefix}-probe-{i:05}");
             let sent = Instant::now();
             let result = send(&mut probe_client, &probe_ref, &row).await;
-            probes.push(Probe { row, sent, done: Instant::now(), result });
+            probes.push(Probe {
+                row,
+                sent,
+                done: Instant::now(),
+                result,
+            });
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         probes
@@ -125,24 +134,54 @@ async fn stalled_server_fences_itself_and_acknowledges_nothing_late() {
         .iter()
         .filter(|p| p.sent >= stopped_at || p.done >= continued_at)
         .collect();
-    assert!(!late.is_empty(), "some probes were in flight during the stall");
+    assert!(
+        !late.is_empty(),
+        "some probes were in flight during the stall"
+    );
     for p in &late {
-        assert!(p.result.is_err(), "probe {} acknowledged after the lease lapsed", p.row);
+        assert!(
+            p.result.is_err(),
+            "probe {} acknowledged after the lease lapsed",
+            p.row
+        );
     }
     eprintln!("first late probe answer: {:?}", late[0].result);
 
     // 2. It stopped serving the region at its old epoch by itself: asked again now, it
     //    refuses.
     let again = send(&mut raw, &region_ref, &format!("{prefix}-probe-after")).await;
-    assert!(again.is_err(), "server 0 still serves epoch {}", region_ref.epoch);
-    let now = after.iter().find(|r| r.region_id == target.region_id).unwrap();
-    assert!(now.epoch > target.epoch, "the region was reassigned under a new epoch");
+    assert!(
+        again.is_err(),
+        "server 0 still serves epoch {}",
+        region_ref.epoch
+    );
+    let now = after
+        .iter()
+        .find(|r| r.region_id == target.region_id)
+        .unwrap();
+    assert!(
+        now.epoch > target.epoch,
+        "the region was reassigned under a new epoch"
+    );
 
     // 3. The writers saw no error, and every acknowledged write (theirs and the probes
     //    acknowledged before the stall) reads back.
-    assert!(errors.is_empty(), "callers saw errors: {:?}", &errors[..errors.len().min(5)]);
+    assert!(
+        errors.is_empty(),
+        "callers saw errors: {:?}",
+        &errors[..errors.len().min(5)]
+    );
     let mut expect = acked;
-    expect.extend(probes.iter().filter(|p| p.result.is_ok()).map(|p| p.row.clone()));
+    expect.extend(
+        probes
+            .iter()
+            .filter(|p| p.result.is_ok())
+            .map(|p| p.row.clone()),
+    );
     let missing = missing_rows(&client, "t", &expect).await;
-    assert!(missing.is_empty(), "acked rows missing: {:?}", &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "acked rows missing: {:?}",
+        &missing[..missing.len().min(5)]
+    );
 }

@@ -153,10 +153,20 @@ impl Admin {
         };
         let config = self.inner.config.clone();
         let regions = self
-            .master_call(&config, Idempotency::Idempotent, "list_regions", |mut m, t| {
-                let message = message.clone();
-                async move { Ok(m.list_regions(request(message, t)).await?.into_inner().regions) }
-            })
+            .master_call(
+                &config,
+                Idempotency::Idempotent,
+                "list_regions",
+                |mut m, t| {
+                    let message = message.clone();
+                    async move {
+                        Ok(m.list_regions(request(message, t))
+                            .await?
+                            .into_inner()
+                            .regions)
+                    }
+                },
+            )
             .await?;
         Ok(regions.into_iter().map(RegionInfo::from).collect())
     }
@@ -165,18 +175,28 @@ impl Admin {
     pub async fn cluster_detail(&self) -> Result<ClusterDetail> {
         let config = self.inner.config.clone();
         let r = self
-            .master_call(&config, Idempotency::Idempotent, "cluster_status", |mut m, t| async move {
-                Ok(m.cluster_status(request(pb::ClusterStatusRequest {}, t))
-                    .await?
-                    .into_inner())
-            })
+            .master_call(
+                &config,
+                Idempotency::Idempotent,
+                "cluster_status",
+                |mut m, t| async move {
+                    Ok(m.cluster_status(request(pb::ClusterStatusRequest {}, t))
+                        .await?
+                        .into_inner())
+                },
+            )
             .await?;
         Ok(ClusterDetail::from(r))
     }
 
     /// Moves a region to `server` (any other live server when empty): closed (flushed)
     /// where it is, then opened there. Returns its new location.
-    pub async fn move_region(&self, table: &str, region_id: &str, server: &str) -> Result<RegionInfo> {
+    pub async fn move_region(
+        &self,
+        table: &str,
+        region_id: &str,
+        server: &str,
+    ) -> Result<RegionInfo> {
         let message = pb::MoveRegionRequest {
             table: table.into(),
             region_id: region_id.into(),
@@ -186,7 +206,12 @@ impl Admin {
         let l = self
             .master_call(&config, Idempotency::AtMostOnce, "move", |mut m, t| {
                 let message = message.clone();
-                async move { Ok(m.move_region(request(message, t)).await?.into_inner().location) }
+                async move {
+                    Ok(m.move_region(request(message, t))
+                        .await?
+                        .into_inner()
+                        .location)
+                }
             })
             .await?;
         self.inner.locations.invalidate_table(table);
@@ -203,7 +228,12 @@ impl Admin {
         let l = self
             .master_call(&config, Idempotency::Idempotent, "assign", |mut m, t| {
                 let message = message.clone();
-                async move { Ok(m.assign_region(request(message, t)).await?.into_inner().location) }
+                async move {
+                    Ok(m.assign_region(request(message, t))
+                        .await?
+                        .into_inner()
+                        .location)
+                }
             })
             .await?;
         location(l)
@@ -229,9 +259,17 @@ impl Admin {
     pub async fn balance(&self) -> Result<u64> {
         let config = self.inner.config.for_admin_work();
         let moves = self
-            .master_call(&config, Idempotency::AtMostOnce, "balance", |mut m, t| async move {
-                Ok(m.balance(request(pb::BalanceRequest {}, t)).await?.into_inner().moves)
-            })
+            .master_call(
+                &config,
+                Idempotency::AtMostOnce,
+                "balance",
+                |mut m, t| async move {
+                    Ok(m.balance(request(pb::BalanceRequest {}, t))
+                        .await?
+                        .into_inner()
+                        .moves)
+                },
+            )
             .await?;
         Ok(moves)
     }
@@ -244,7 +282,14 @@ mod tests {
     #[test]
     fn hex_split_cuts_the_hex_space_evenly() {
         let keys = SplitAlgorithm::HexString.split_keys(4).unwrap();
-        assert_eq!(keys, vec![Bytes::from("40000000"), Bytes::from("80000000"), Bytes::from("c0000000")]);
+        assert_eq!(
+            keys,
+            vec![
+                Bytes::from("40000000"),
+                Bytes::from("80000000"),
+                Bytes::from("c0000000")
+            ]
+        );
         let keys = SplitAlgorithm::HexString.split_keys(12).unwrap();
         assert_eq!(keys.len(), 11);
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
@@ -255,8 +300,15 @@ mod tests {
         let keys = SplitAlgorithm::Uniform.split_keys(2).unwrap();
         assert_eq!(keys, vec![Bytes::from_static(&[0x80, 0, 0, 0, 0, 0, 0, 0])]);
         assert!(SplitAlgorithm::Uniform.split_keys(1).is_err());
-        assert!(SplitAlgorithm::Uniform.split_keys(MAX_PRE_SPLIT_REGIONS + 1).is_err());
+        assert!(
+            SplitAlgorithm::Uniform
+                .split_keys(MAX_PRE_SPLIT_REGIONS + 1)
+                .is_err()
+        );
         assert!(SplitAlgorithm::parse("Nope").is_err());
-        assert_eq!(SplitAlgorithm::parse("UniformSplit").unwrap(), SplitAlgorithm::Uniform);
+        assert_eq!(
+            SplitAlgorithm::parse("UniformSplit").unwrap(),
+            SplitAlgorithm::Uniform
+        );
     }
 }

@@ -43,14 +43,19 @@ pub fn is_meta(table: &[u8]) -> bool {
 pub(crate) fn parse(a: &mut Args) -> Result<ClusterCommand, UsageError> {
     Ok(match a.name() {
         "move" => {
-            let region = a.opt_string("a region")?.ok_or_else(|| a.error("missing a region"))?;
+            let region = a
+                .opt_string("a region")?
+                .ok_or_else(|| a.error("missing a region"))?;
             ClusterCommand::Move(region, a.opt_string("a server URL")?)
         }
         "assign" => ClusterCommand::Assign(
-            a.opt_string("a region")?.ok_or_else(|| a.error("missing a region"))?,
+            a.opt_string("a region")?
+                .ok_or_else(|| a.error("missing a region"))?,
         ),
         "unassign" => {
-            let region = a.opt_string("a region")?.ok_or_else(|| a.error("missing a region"))?;
+            let region = a
+                .opt_string("a region")?
+                .ok_or_else(|| a.error("missing a region"))?;
             a.skip_rest(); // HBase's optional 'force' flag: closing is always clean here
             ClusterCommand::Unassign(region)
         }

@@ -134,9 +134,7 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         "compact" => Command::Compact(a.table()?),
         "major_compact" => Command::MajorCompact(a.table()?),
         "status" => match a.opt_string("'simple' or 'detailed'")?.as_deref() {
-            Some("detailed") => {
-                Command::Cluster(super::cluster::ClusterCommand::StatusDetailed)
-            }
+            Some("detailed") => Command::Cluster(super::cluster::ClusterCommand::StatusDetailed),
             _ => {
                 a.skip_rest();
                 Command::Status
@@ -166,8 +164,14 @@ fn create(a: &mut Args) -> Result<Command, UsageError> {
                 if let Some(keys) = o.take("SPLITS") {
                     splits = o.bytes_list("SPLITS", keys)?;
                 }
-                let regions = o.take("NUMREGIONS").map(|v| o.u32("NUMREGIONS", v)).transpose()?;
-                let algo = o.take("SPLITALGO").map(|v| o.string("SPLITALGO", v)).transpose()?;
+                let regions = o
+                    .take("NUMREGIONS")
+                    .map(|v| o.u32("NUMREGIONS", v))
+                    .transpose()?;
+                let algo = o
+                    .take("SPLITALGO")
+                    .map(|v| o.string("SPLITALGO", v))
+                    .transpose()?;
                 match (regions, algo) {
                     (Some(n), Some(algo)) => {
                         let algo = crate::admin::SplitAlgorithm::parse(&algo)

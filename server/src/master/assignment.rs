@@ -130,11 +130,9 @@ impl Master {
                                     None => Err(Error::InvalidRegion(format!(
                                         "server {target} is not live"
                                     ))),
-                                    Some(h) => self
-                                        .open_args(&table, &view, &r)
-                                        .and_then(|(dir, create)| {
-                                            h.open_region(&dir, create, r.epoch)
-                                        }),
+                                    Some(h) => self.open_args(&table, &view, &r).and_then(
+                                        |(dir, create)| h.open_region(&dir, create, r.epoch),
+                                    ),
                                 };
                                 (table, r.region_id, r.epoch, target, result)
                             })
@@ -255,11 +253,10 @@ impl Master {
                     let live = self.servers.is_live(&r.server);
                     let key = (name.clone(), r.region_id.clone());
                     match r.state {
-                        RegionState::Offline => {
-                            if t.enabled && !r.pinned_offline {
-                                to_assign.push(key);
-                            }
+                        RegionState::Offline if t.enabled && !r.pinned_offline => {
+                            to_assign.push(key);
                         }
+                        RegionState::Offline => {}
                         RegionState::Closing if live => to_close.push(key),
                         _ if live && !t.enabled => to_close.push(key),
                         _ if !live && grace_over => to_offline.push(key),
@@ -318,7 +315,8 @@ impl Master {
         host: std::sync::Arc<dyn super::RegionHost>,
         reported: Vec<(String, String, u64)>,
     ) -> Result<()> {
-        self.servers.register(address, start_code, host.clone(), false);
+        self.servers
+            .register(address, start_code, host.clone(), false);
         let reported_map: HashMap<(String, String), u64> = reported
             .iter()
             .map(|(t, r, e)| ((t.clone(), r.clone()), *e))

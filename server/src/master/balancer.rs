@@ -76,7 +76,9 @@ mod tests {
         counts
             .iter()
             .map(|(a, n)| {
-                let regions = (0..*n).map(|i| ("t".to_string(), format!("{a}{i}"))).collect();
+                let regions = (0..*n)
+                    .map(|i| ("t".to_string(), format!("{a}{i}")))
+                    .collect();
                 (a.to_string(), regions)
             })
             .collect()

@@ -67,11 +67,9 @@ impl Master {
 
     /// Heartbeat: a live server reports its load.
     pub fn heartbeat(&self, req: pb::HeartbeatRequest) -> pb::HeartbeatResponse {
-        let known = self.servers.heartbeat(
-            &req.address,
-            req.start_code,
-            req.load.unwrap_or_default(),
-        );
+        let known =
+            self.servers
+                .heartbeat(&req.address, req.start_code, req.load.unwrap_or_default());
         pb::HeartbeatResponse { reregister: !known }
     }
 
@@ -130,9 +128,9 @@ impl Master {
             .catalog
             .table(table)
             .ok_or_else(|| unknown_table(table))?;
-        let r = t.region(id).ok_or_else(|| {
-            Status::not_found(format!("table {table:?} has no region {id:?}"))
-        })?;
+        let r = t
+            .region(id)
+            .ok_or_else(|| Status::not_found(format!("table {table:?} has no region {id:?}")))?;
         Ok(self.location(table, &t, r))
     }
 

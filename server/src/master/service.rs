@@ -84,7 +84,10 @@ impl MasterService for MasterGrpc {
         &self,
         req: Request<pb::RegisterServerRequest>,
     ) -> Result<Response<pb::RegisterServerResponse>, Status> {
-        self.0.register_server(req.into_inner()).await.map(Response::new)
+        self.0
+            .register_server(req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn heartbeat(

@@ -78,11 +78,16 @@ impl RegionServer {
             }
             Some(d)
         };
-        let dir = mode.root_dir.join("tables").join(&req.table).join(&req.region_id);
+        let dir = mode
+            .root_dir
+            .join("tables")
+            .join(&req.table)
+            .join(&req.region_id);
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             // The creation may have happened before (a retried open): open it then.
-            let create = create.filter(|_| !dir.join(strata_storage::region::DESCRIPTOR_FILE).exists());
+            let create =
+                create.filter(|_| !dir.join(strata_storage::region::DESCRIPTOR_FILE).exists());
             me.open_region(&dir, create, req.epoch)
         })
         .await

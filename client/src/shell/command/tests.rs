@@ -204,7 +204,10 @@ fn admin_and_shell_commands() {
     assert_eq!(cmd("status"), Command::Status);
     assert_eq!(cmd("status 'simple'"), Command::Status);
     use crate::shell::cluster::ClusterCommand as C;
-    assert_eq!(cmd("status 'detailed'"), Command::Cluster(C::StatusDetailed));
+    assert_eq!(
+        cmd("status 'detailed'"),
+        Command::Cluster(C::StatusDetailed)
+    );
     assert_eq!(cmd("scan 'meta'"), Command::Cluster(C::Meta(None)));
     assert_eq!(cmd("scan 'hbase:meta'"), Command::Cluster(C::Meta(None)));
     assert_eq!(
@@ -215,9 +218,15 @@ fn admin_and_shell_commands() {
         cmd("move 'r1', 'http://h:1'"),
         Command::Cluster(C::Move("r1".into(), Some("http://h:1".into())))
     );
-    assert_eq!(cmd("move 't,r1'"), Command::Cluster(C::Move("t,r1".into(), None)));
+    assert_eq!(
+        cmd("move 't,r1'"),
+        Command::Cluster(C::Move("t,r1".into(), None))
+    );
     assert_eq!(cmd("assign 'r1'"), Command::Cluster(C::Assign("r1".into())));
-    assert_eq!(cmd("unassign 'r1', true"), Command::Cluster(C::Unassign("r1".into())));
+    assert_eq!(
+        cmd("unassign 'r1', true"),
+        Command::Cluster(C::Unassign("r1".into()))
+    );
     assert_eq!(cmd("balance"), Command::Cluster(C::Balance));
     assert_eq!(cmd("balancer"), Command::Cluster(C::Balance));
     match cmd("create 'p', 'f', NUMREGIONS => 4, SPLITALGO => 'HexStringSplit'") {
@@ -241,7 +250,10 @@ fn admin_and_shell_commands() {
 fn usage_errors_name_the_problem_and_show_the_usage() {
     let cases = [
         ("frobnicate 't'", "unknown command 'frobnicate'"),
-        ("create 't', 'f', NUMREGIONS => 4", "NUMREGIONS and SPLITALGO go together"),
+        (
+            "create 't', 'f', NUMREGIONS => 4",
+            "NUMREGIONS and SPLITALGO go together",
+        ),
         (
             "create 't', 'f', NUMREGIONS => 1, SPLITALGO => 'UniformSplit'",
             "NUMREGIONS must be in 2..=1001",
