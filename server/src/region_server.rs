@@ -122,7 +122,11 @@ impl RegionServer {
     /// Cluster mode: every request depends on `lease`, and the master may open and
     /// close regions under `root_dir` over gRPC. Set once, before serving.
     pub fn join_cluster(&self, lease: Arc<lease::Lease>, root_dir: std::path::PathBuf) {
-        let _ = self.cluster.set(control::ClusterMode { lease, root_dir });
+        let _ = self.cluster.set(control::ClusterMode {
+            lease,
+            root_dir,
+            fenced: AtomicBool::new(false),
+        });
     }
 
     /// `Ok` unless this server's lease from the master lapsed.

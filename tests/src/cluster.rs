@@ -14,10 +14,13 @@ use crate::{binaries, poll_until};
 /// Longest a process may take to print its status line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Fast membership for tests: heartbeat 100 ms, a server is dead after 1 s of silence.
+/// Fast membership for tests: heartbeat 200 ms, a server is dead after 2 s of silence
+/// (its lease: 1.8 s). Shorter timeouts made healthy servers fence themselves on a
+/// 2-core machine loaded by parallel builds (the cluster recovers, but tests that check
+/// stable assignments would see it).
 pub const FAST: &[&str] = &[
-    "master.heartbeat_interval=\"100ms\"",
-    "master.server_timeout=\"1s\"",
+    "master.heartbeat_interval=\"200ms\"",
+    "master.server_timeout=\"2s\"",
     "master.balance_interval=\"0s\"",
 ];
 

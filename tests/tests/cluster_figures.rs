@@ -208,3 +208,37 @@ async fn write_throughput_three_servers_vs_one() {
 }
 
 use futures::StreamExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figure: run with --ignored --nocapture"]
+async fn move_unavailability() {
+    const MOVES: usize = 10;
+    let cluster = Cluster::start(2, FAST).await;
+    let client = cluster.client().await;
+    create(&client, 4).await;
+    // Some memstore data in every region, so each close flushes.
+    let (_, errors) = Writers::start(&client, "t", 4, 250).join().await;
+    assert!(errors.is_empty());
+    let mut took = Vec::new();
+    for i in 0..MOVES {
+        let regions = client.admin().list_regions("t").await.expect("meta");
+        let r = &regions[i % regions.len()];
+        let t0 = Instant::now();
+        let moved = client
+            .admin()
+            .move_region("t", &r.region_id, "")
+            .await
+            .expect("move");
+        took.push(t0.elapsed());
+        assert_ne!(moved.server, r.server);
+        // Refill the memstore a little for the next move of this region.
+        let (_, errors) = Writers::start(&client, "t", 2, 50).join().await;
+        assert!(errors.is_empty());
+    }
+    took.sort();
+    eprintln!(
+        "move (close with flush + open elsewhere), {MOVES} moves: median {:.0} ms, max {:.0} ms",
+        took[MOVES / 2].as_secs_f64() * 1000.0,
+        took[MOVES - 1].as_secs_f64() * 1000.0
+    );
+}

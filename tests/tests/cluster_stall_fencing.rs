@@ -116,7 +116,7 @@ async fn stalled_server_fences_itself_and_acknowledges_nothing_late() {
     let stopped_at = Instant::now();
     cluster.servers[0].as_ref().unwrap().signal("STOP");
     // Past the timeout: the master declares it dead and tries to reassign its regions.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     let continued_at = Instant::now();
     cluster.servers[0].as_ref().unwrap().signal("CONT");
 

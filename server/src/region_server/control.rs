@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use strata_proto::v1 as pb;
 use strata_storage::RegionDescriptor;
@@ -22,6 +23,11 @@ use crate::master::schema::validate_table_name;
 pub(crate) struct ClusterMode {
     pub(crate) lease: Arc<Lease>,
     pub(crate) root_dir: PathBuf,
+    /// Set by [`RegionServer::fence`]: the master must learn this server's regions are
+    /// closed, so the heartbeat loop registers again (reporting none). Without it, a
+    /// master that did not declare the server dead (its heartbeats got through, their
+    /// answers came late) would keep sending clients here.
+    pub(crate) fenced: AtomicBool,
 }
 
 /// A region id is a directory name: no separators, no dots only.
@@ -117,6 +123,9 @@ impl RegionServer {
     /// directory may soon belong to another server). Closing releases each region's
     /// directory lock, which lets the new owner open it. Blocking.
     pub fn fence(&self) -> usize {
+        if let Some(c) = self.cluster.get() {
+            c.fenced.store(true, Ordering::Release);
+        }
         let all: Vec<_> = self.online.write().drain().collect();
         let mut n = 0;
         for (_, regions) in all {
@@ -128,6 +137,13 @@ impl RegionServer {
             }
         }
         n
+    }
+
+    /// True once after each [`fence`](Self::fence).
+    pub(crate) fn take_fenced(&self) -> bool {
+        self.cluster
+            .get()
+            .is_some_and(|c| c.fenced.swap(false, Ordering::AcqRel))
     }
 
     /// Regions open here with their epochs (for registration with the master).

@@ -83,6 +83,11 @@ async fn heartbeat_loop(
     let mut registered = false;
     let mut next = tokio::time::Instant::now();
     while !*stop.borrow() {
+        if rs.take_fenced() {
+            // Without this a master that did not declare us dead (our heartbeats got
+            // through, their answers came late) would keep routing clients here.
+            registered = false;
+        }
         let sent = Instant::now();
         let mut again_now = false;
         if registered {
