@@ -277,7 +277,10 @@ impl Admin {
         let mut servers = BTreeSet::new();
         for table in &tables {
             for region in self.describe_table(table).await?.regions {
-                servers.insert(region.server);
+                // An unassigned region (cluster mode) names no server.
+                if !region.server.is_empty() {
+                    servers.insert(region.server);
+                }
             }
         }
         let master = self.inner.master_address().to_owned();
