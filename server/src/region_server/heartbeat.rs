@@ -121,7 +121,11 @@ async fn heartbeat_loop(
             // Registration may wait for the master's operation lock: allow longer.
             req.set_timeout(s.interval * 3);
             match master.register_server(req).await {
-                Ok(_) => {
+                Ok(r) => {
+                    let lease_ms = r.get_ref().lease_ms;
+                    if lease_ms > 0 {
+                        lease.limit_period(Duration::from_millis(lease_ms));
+                    }
                     lease.renew(sent);
                     registered = true;
                     tracing::info!(master = %s.master_url, "registered with the master");

@@ -23,7 +23,8 @@ pub struct Lease {
     base: Instant,
     /// Nanoseconds after `base` at which the lease ends; 0 = never granted or revoked.
     deadline_ns: AtomicU64,
-    period: Duration,
+    /// Lease length per renewal in nanoseconds; only ever lowered.
+    period_ns: AtomicU64,
 }
 
 impl Lease {
@@ -32,8 +33,20 @@ impl Lease {
         Lease {
             base: Instant::now(),
             deadline_ns: AtomicU64::new(0),
-            period,
+            period_ns: AtomicU64::new(u64::try_from(period.as_nanos()).unwrap_or(u64::MAX)),
         }
+    }
+
+    /// Lowers the lease to at most `period` (the master's, when it is configured with a
+    /// shorter `server_timeout` than this server: the shorter one keeps fencing safe).
+    pub fn limit_period(&self, period: Duration) {
+        let ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+        self.period_ns.fetch_min(ns, Ordering::AcqRel);
+    }
+
+    /// The lease length per renewal.
+    pub fn period(&self) -> Duration {
+        Duration::from_nanos(self.period_ns.load(Ordering::Acquire))
     }
 
     fn ns(&self, at: Instant) -> u64 {
@@ -43,7 +56,7 @@ impl Lease {
     /// The master accepted a heartbeat (or registration) sent at `sent`: the lease runs
     /// until `sent + period`. Never moves the deadline backwards.
     pub fn renew(&self, sent: Instant) {
-        let until = self.ns(sent + self.period).max(1);
+        let until = self.ns(sent + self.period()).max(1);
         self.deadline_ns.fetch_max(until, Ordering::AcqRel);
     }
 
@@ -95,6 +108,9 @@ mod tests {
         let stale = Lease::new(Duration::from_millis(10));
         stale.renew(Instant::now() - Duration::from_millis(50));
         assert!(!stale.is_valid());
+        lease.limit_period(Duration::from_millis(50));
+        lease.limit_period(Duration::from_secs(10)); // never raised
+        assert_eq!(lease.period(), Duration::from_millis(50));
         lease.revoke();
         assert!(!lease.is_valid());
         assert_eq!(lease.check().unwrap_err().code(), tonic::Code::Unavailable);
