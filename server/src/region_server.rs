@@ -134,6 +134,32 @@ impl RegionServer {
         self.cluster.get().map_or(Ok(()), |c| c.lease.check())
     }
 
+    /// The check before acknowledging a request on `online` (cluster mode): the lease
+    /// holds and the region was not closed meanwhile. A lease that lapsed is renewed only
+    /// after every region was fenced (`heartbeat.rs`), so a request that spans a lapse
+    /// fails one of the two checks even if the lease is valid again by now.
+    pub(crate) fn check_still_serving(&self, online: &OnlineRegion) -> Result<(), Status> {
+        if self.cluster.get().is_none() {
+            return Ok(());
+        }
+        self.check_lease()?;
+        let d = online.region.descriptor();
+        let same = self
+            .online
+            .read()
+            .get(&d.table)
+            .and_then(|t| t.get(&d.region_id))
+            .is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), online));
+        if same {
+            Ok(())
+        } else {
+            Err(Status::unavailable(format!(
+                "region {} was closed on this server while the request ran; re-locate",
+                d.region_id
+            )))
+        }
+    }
+
     /// Admission figures (in flight, queued, rejected).
     pub fn admission(&self) -> &Admission {
         &self.admission
@@ -311,7 +337,7 @@ impl RegionServer {
             let _permit = permit;
             let out = f(&online.region).map_err(|s| me.refine(&online, s))?;
             // Fencing: nothing finished after the lease lapsed is acknowledged.
-            me.check_lease()?;
+            me.check_still_serving(&online)?;
             Ok(out)
         })
         .await

@@ -6,11 +6,19 @@
 use std::time::Duration;
 
 use strata_client::admin::{FamilyDescriptor, SplitAlgorithm, TableDescriptor};
-use strata_tests::cluster::{Cluster, FAST, Writers, missing_rows, wait_all_open};
+use strata_tests::cluster::{Cluster, Writers, missing_rows, wait_all_open};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn master_restart_does_not_interrupt_data_traffic() {
-    let mut cluster = Cluster::start(3, FAST).await;
+    // The default 6 s timeout (lease 5.4 s): the master's restart must fit in the lease,
+    // and starting a process on a 2-core machine loaded by parallel builds can take
+    // seconds. A longer outage makes servers fence themselves (docs/cluster.md).
+    let sets = [
+        "master.heartbeat_interval=\"200ms\"",
+        "master.server_timeout=\"6s\"",
+        "master.balance_interval=\"0s\"",
+    ];
+    let mut cluster = Cluster::start(3, &sets).await;
     let client = cluster.client().await;
     let d = TableDescriptor::new("t").family(FamilyDescriptor::new("f"));
     client

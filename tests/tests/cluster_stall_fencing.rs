@@ -115,8 +115,22 @@ async fn stalled_server_fences_itself_and_acknowledges_nothing_late() {
 
     let stopped_at = Instant::now();
     cluster.servers[0].as_ref().unwrap().signal("STOP");
-    // Past the timeout: the master declares it dead and tries to reassign its regions.
-    tokio::time::sleep(Duration::from_millis(4000)).await;
+    // Past the timeout: the master declares it dead and tries to reassign its regions
+    // (their opens fail while the frozen server still holds the directory locks).
+    let admin = client.admin();
+    strata_tests::poll_until(
+        Duration::from_secs(30),
+        "the master declares server 0 dead",
+        || {
+            let (admin, url) = (&admin, &stalled_url);
+            async move {
+                let d = admin.cluster_detail().await.ok()?;
+                d.dead_servers.contains(url).then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let continued_at = Instant::now();
     cluster.servers[0].as_ref().unwrap().signal("CONT");
 

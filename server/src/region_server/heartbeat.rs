@@ -103,16 +103,16 @@ async fn heartbeat_loop(
                     registered = false;
                     again_now = true;
                 }
-                Ok(_) => lease.renew(sent),
+                Ok(_) => renew(&rs, &lease, sent).await,
                 Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
             }
         } else {
-            // Regions reported only while the lease holds: a fenced server reports none.
-            let regions = if lease.is_valid() {
-                rs.open_region_refs()
-            } else {
-                Vec::new()
-            };
+            // A lapsed lease: fence before reporting, so the report never names a region
+            // the master may already have given to another server.
+            if !lease.is_valid() {
+                fence_now(&rs).await;
+            }
+            let regions = rs.open_region_refs();
             let mut req = tonic::Request::new(pb::RegisterServerRequest {
                 address: s.address.clone(),
                 start_code: s.start_code,
@@ -126,7 +126,7 @@ async fn heartbeat_loop(
                     if lease_ms > 0 {
                         lease.limit_period(Duration::from_millis(lease_ms));
                     }
-                    lease.renew(sent);
+                    renew(&rs, &lease, sent).await;
                     registered = true;
                     tracing::info!(master = %s.master_url, "registered with the master");
                 }
@@ -148,17 +148,35 @@ async fn heartbeat_loop(
     }
 }
 
+/// Closes every region (blocking pool) and logs it.
+async fn fence_now(rs: &Arc<RegionServer>) {
+    if rs.online_count() == 0 {
+        return;
+    }
+    let r = rs.clone();
+    let closed = tokio::task::spawn_blocking(move || r.fence())
+        .await
+        .unwrap_or(0);
+    tracing::warn!(
+        regions = closed,
+        "lease from the master lapsed: stopped serving every region"
+    );
+}
+
+/// Renews the lease for a heartbeat sent at `sent` that the master accepted. A lease
+/// that already lapsed is renewed only after fencing: requests that started under the
+/// old lease then fail their final check (region closed), and nothing spans the gap.
+async fn renew(rs: &Arc<RegionServer>, lease: &Lease, sent: Instant) {
+    if !lease.is_valid() {
+        fence_now(rs).await;
+    }
+    lease.renew(sent);
+}
+
 async fn watchdog(rs: Arc<RegionServer>, lease: Arc<Lease>, mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
-        if !lease.is_valid() && rs.online_count() > 0 {
-            let r = rs.clone();
-            let closed = tokio::task::spawn_blocking(move || r.fence())
-                .await
-                .unwrap_or(0);
-            tracing::warn!(
-                regions = closed,
-                "lease from the master lapsed: stopped serving every region"
-            );
+        if !lease.is_valid() {
+            fence_now(&rs).await;
         }
         let wait = lease.remaining().max(WATCHDOG_MIN_SLEEP);
         tokio::select! {

@@ -199,7 +199,7 @@ async fn pump(rs: Arc<RegionServer>, online: Arc<OnlineRegion>, mut state: ScanS
         .await;
         let rows = match step {
             Ok((s, Ok(rows))) => {
-                if let Err(status) = rs.check_lease() {
+                if let Err(status) = rs.check_still_serving(&online) {
                     let _ = tx.send(Err(status)).await;
                     return;
                 }

@@ -107,7 +107,7 @@ impl RegionServer {
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
         let out = f(&online.region).map_err(|s| self.refine(&online, s))?;
-        self.check_lease()?;
+        self.check_still_serving(&online)?;
         Ok(out)
     }
 }
