@@ -22,11 +22,13 @@ use crate::error::{Error, Result};
 use crate::location::RegionInfo;
 use crate::retry::{self, Idempotency};
 
+mod cluster;
 mod schema;
 mod slowlog;
 mod split;
 mod status;
 
+pub use cluster::{ClusterDetail, ServerDetail, SplitAlgorithm};
 pub use schema::{BloomType, Compression, FamilyDescriptor, TableDescription, TableDescriptor};
 pub use slowlog::{MAX_SLOW_LOG_LIMIT, ServerSlowLog, SlowRequest};
 pub use status::{ClusterStatus, CompactionSummary, RegionStatus, ServerStatus};
@@ -278,7 +280,10 @@ impl Admin {
         let mut servers = BTreeSet::new();
         for table in &tables {
             for region in self.describe_table(table).await?.regions {
-                servers.insert(region.server);
+                // An unassigned region (cluster mode) names no server.
+                if !region.server.is_empty() {
+                    servers.insert(region.server);
+                }
             }
         }
         let master = self.inner.master_address().to_owned();
@@ -331,7 +336,7 @@ impl Admin {
         .await
     }
 
-    async fn master_call<T, F, Fut>(
+    pub(crate) async fn master_call<T, F, Fut>(
         &self,
         config: &ClientConfig,
         mode: Idempotency,

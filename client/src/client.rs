@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use strata_proto::v1 as pb;
@@ -29,6 +30,8 @@ pub(crate) struct Inner {
     master_address: String,
     connections: Connections,
     pub(crate) locations: LocationCache,
+    /// Requests sent to the master (locations and admin), for the cache's hit figures.
+    master_requests: AtomicU64,
 }
 
 impl Client {
@@ -49,6 +52,7 @@ impl Client {
             master_address: normalize(master_address.as_ref()),
             connections: Connections::new(config.clone()),
             locations: LocationCache::default(),
+            master_requests: AtomicU64::new(0),
             config,
         };
         inner.master().await?;
@@ -77,6 +81,12 @@ impl Client {
     pub fn master_address(&self) -> &str {
         &self.inner.master_address
     }
+
+    /// Requests this client has sent to the master (region locations and admin calls).
+    /// After warm-up it should grow only when regions move.
+    pub fn master_request_count(&self) -> u64 {
+        self.inner.master_requests.load(Ordering::Relaxed)
+    }
 }
 
 impl Inner {
@@ -87,6 +97,7 @@ impl Inner {
 
     /// A client of the master.
     pub(crate) async fn master(&self) -> Result<MasterClient> {
+        self.master_requests.fetch_add(1, Ordering::Relaxed);
         self.connections.master(&self.master_address).await
     }
 

@@ -9,6 +9,7 @@
 //! This module is public for the binary only; it is not a stable API.
 
 mod args;
+pub mod cluster;
 pub mod command;
 pub mod exec;
 pub mod help;

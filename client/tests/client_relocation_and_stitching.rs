@@ -155,6 +155,54 @@ impl MasterService for Fake {
     ) -> Result<Response<pb::SplitRegionResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn register_server(
+        &self,
+        _: Request<pb::RegisterServerRequest>,
+    ) -> Result<Response<pb::RegisterServerResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn heartbeat(
+        &self,
+        _: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn cluster_status(
+        &self,
+        _: Request<pb::ClusterStatusRequest>,
+    ) -> Result<Response<pb::ClusterStatusResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn list_regions(
+        &self,
+        _: Request<pb::ListRegionsRequest>,
+    ) -> Result<Response<pb::ListRegionsResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn move_region(
+        &self,
+        _: Request<pb::MoveRegionRequest>,
+    ) -> Result<Response<pb::MoveRegionResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn assign_region(
+        &self,
+        _: Request<pb::AssignRegionRequest>,
+    ) -> Result<Response<pb::AssignRegionResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn unassign_region(
+        &self,
+        _: Request<pb::UnassignRegionRequest>,
+    ) -> Result<Response<pb::UnassignRegionResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn balance(
+        &self,
+        _: Request<pb::BalanceRequest>,
+    ) -> Result<Response<pb::BalanceResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 type ScanStream = Pin<Box<dyn Stream<Item = Result<pb::ScanResponse, Status>> + Send>>;
@@ -327,6 +375,18 @@ impl RegionService for Fake {
         &self,
         _: Request<pb::SplitRequest>,
     ) -> Result<Response<pb::SplitResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn open_region(
+        &self,
+        _: Request<pb::OpenRegionRequest>,
+    ) -> Result<Response<pb::OpenRegionResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn close_region(
+        &self,
+        _: Request<pb::CloseRegionRequest>,
+    ) -> Result<Response<pb::CloseRegionResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
 }

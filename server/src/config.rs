@@ -99,6 +99,36 @@ impl Default for ServerSection {
     }
 }
 
+/// The `[master]` table: membership, failover and balancing (cluster mode; standalone
+/// mode reads `balance_interval` only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MasterSection {
+    /// How often a region server heartbeats to the master
+    /// (`hbase.regionserver.msginterval`).
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
+    /// A region server silent this long is dead and its regions are reassigned; it stops
+    /// serving by itself once it has not reached the master for this long
+    /// (`zookeeper.session.timeout`).
+    #[serde(with = "humantime_serde")]
+    pub server_timeout: Duration,
+    /// How often the balancer evens region counts; 0 = only on demand
+    /// (`hbase.balancer.period`).
+    #[serde(with = "humantime_serde")]
+    pub balance_interval: Duration,
+}
+
+impl Default for MasterSection {
+    fn default() -> Self {
+        MasterSection {
+            heartbeat_interval: Duration::from_secs(1),
+            server_timeout: Duration::from_secs(6),
+            balance_interval: Duration::from_secs(300),
+        }
+    }
+}
+
 /// Where a key's value came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +148,8 @@ pub struct ServerConfig {
     pub server: ServerSection,
     /// The engine's sections (`server.memory_limit`, `block_cache`, `memstore`, ...).
     pub engine: EngineOptions,
+    /// `[master]` keys (cluster membership and balancing).
+    pub master: MasterSection,
     /// Origin of every key that has a value, by dotted name.
     pub sources: BTreeMap<String, ConfigSource>,
 }
@@ -132,6 +164,7 @@ impl Default for ServerConfig {
         let mut c = ServerConfig {
             server: ServerSection::default(),
             engine: EngineOptions::default(),
+            master: MasterSection::default(),
             sources: BTreeMap::new(),
         };
         if let Ok(tree) = c.to_value() {
@@ -252,6 +285,7 @@ impl ServerConfig {
                 "server.advertise must be a URL such as http://host:16020, got {a:?}"
             ));
         }
+        self.master.validate().map_err(ConfigError)?;
         self.engine
             .validate()
             .map_err(|e| ConfigError(e.to_string()))
@@ -262,9 +296,13 @@ impl ServerConfig {
         let enc = |e: toml::ser::Error| ConfigError(format!("cannot encode config: {e}"));
         let mut engine = toml::Value::try_from(&self.engine).map_err(enc)?;
         let server = toml::Value::try_from(&self.server).map_err(enc)?;
+        let master = toml::Value::try_from(&self.master).map_err(enc)?;
         merge(
             &mut engine,
-            toml::Value::Table(toml::Table::from_iter([("server".to_string(), server)])),
+            toml::Value::Table(toml::Table::from_iter([
+                ("server".to_string(), server),
+                ("master".to_string(), master),
+            ])),
         );
         Ok(engine)
     }
@@ -278,6 +316,13 @@ impl ServerConfig {
             Some(toml::Value::Table(t)) => t,
             Some(_) => return Err(ConfigError("[server] must be a table".into())),
             None => toml::Table::new(),
+        };
+        let master: MasterSection = match root.remove("master") {
+            Some(v @ toml::Value::Table(_)) => v
+                .try_into()
+                .map_err(|e| ConfigError(format!("[master]: {e}")))?,
+            Some(_) => return Err(ConfigError("[master] must be a table".into())),
+            None => MasterSection::default(),
         };
         let mut engine_server = toml::Table::new();
         for k in ENGINE_SERVER_KEYS {
@@ -295,6 +340,7 @@ impl ServerConfig {
         Ok(ServerConfig {
             server: section,
             engine,
+            master,
             sources: BTreeMap::new(),
         })
     }
@@ -414,6 +460,8 @@ fn set_path(tree: &mut toml::Value, key: &str, value: toml::Value) -> Result<(),
     t.insert((*last).to_string(), value);
     Ok(())
 }
+
+mod master;
 
 #[cfg(test)]
 mod tests;

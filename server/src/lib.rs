@@ -10,6 +10,7 @@
 //! This crate depends on `strata-storage` and `strata-proto` only, never on the client.
 
 pub mod admission;
+pub mod cluster;
 pub mod config;
 pub mod convert;
 pub mod error;

@@ -2,7 +2,9 @@
 //!
 //! `strata-server standalone [--root-dir DIR] [--listen ADDR] [--config FILE]
 //! [--set key=value]... [--log-level LEVEL]` runs the master and a region server in one
-//! process. Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when the server
+//! process. `strata-server master ...` runs a cluster master alone, and
+//! `strata-server regionserver --master URL ...` a region server that registers with it
+//! (same flags; all share one `root_dir`). Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT), 1 when the server
 //! fails, 2 for an invalid command line or configuration.
 
 use std::path::PathBuf;
@@ -10,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use strata_server::config::{RuntimeKind, ServerConfig};
-use strata_server::standalone;
+use strata_server::{cluster, standalone};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
@@ -28,6 +30,19 @@ struct Cli {
 enum Command {
     /// Run the master and one region server in one process on a local root_dir.
     Standalone(StandaloneArgs),
+    /// Run a cluster master (region servers register with it).
+    Master(StandaloneArgs),
+    /// Run a region server of a cluster.
+    Regionserver(RegionServerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RegionServerArgs {
+    /// The master's URL, e.g. http://127.0.0.1:16000.
+    #[arg(long)]
+    master: String,
+    #[command(flatten)]
+    common: StandaloneArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -52,8 +67,17 @@ struct StandaloneArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Standalone(args) => run_standalone(args),
+        Command::Standalone(args) => run(args, Mode::Standalone),
+        Command::Master(args) => run(args, Mode::Master),
+        Command::Regionserver(args) => run(args.common, Mode::RegionServer(args.master)),
     }
+}
+
+/// Which server the process runs.
+enum Mode {
+    Standalone,
+    Master,
+    RegionServer(String),
 }
 
 fn init_logs(level: Option<&str>) {
@@ -74,7 +98,7 @@ fn init_logs(level: Option<&str>) {
         .init();
 }
 
-fn run_standalone(args: StandaloneArgs) -> ExitCode {
+fn run(args: StandaloneArgs, mode: Mode) -> ExitCode {
     init_logs(args.log_level.as_deref());
     let mut sets = args.sets;
     // Flags are overrides too, quoted so any path or address reads as a string.
@@ -109,7 +133,7 @@ fn run_standalone(args: StandaloneArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, mode)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "strata-server failed");
@@ -119,11 +143,27 @@ fn run_standalone(args: StandaloneArgs) -> ExitCode {
     }
 }
 
-async fn serve(config: ServerConfig) -> anyhow::Result<()> {
-    let handle = standalone::start(config).await?;
-    println!("{}", handle.status_line());
-    wait_for_signal().await?;
-    handle.shutdown().await?;
+async fn serve(config: ServerConfig, mode: Mode) -> anyhow::Result<()> {
+    match mode {
+        Mode::Standalone => {
+            let handle = standalone::start(config).await?;
+            println!("{}", handle.status_line());
+            wait_for_signal().await?;
+            handle.shutdown().await?;
+        }
+        Mode::Master => {
+            let handle = cluster::start_master(config).await?;
+            println!("{}", handle.status_line());
+            wait_for_signal().await?;
+            handle.shutdown().await?;
+        }
+        Mode::RegionServer(master) => {
+            let handle = cluster::start_region_server(config, &master).await?;
+            println!("{}", handle.status_line());
+            wait_for_signal().await?;
+            handle.shutdown().await?;
+        }
+    }
     Ok(())
 }
 

@@ -17,7 +17,12 @@
 //! blocking pool.
 
 mod admin;
+mod assignment;
+pub mod balancer;
 pub mod catalog;
+mod cluster_admin;
+pub mod membership;
+pub mod remote;
 pub mod schema;
 mod service;
 pub mod split;
@@ -25,19 +30,24 @@ pub mod split;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
+use parking_lot::Mutex;
 use strata_proto::v1 as pb;
 use strata_storage::region::DESCRIPTOR_FILE;
 use strata_storage::{Error, RegionDescriptor, Result};
 use tonic::Status;
 
+use crate::config::MasterSection;
 use crate::error::unknown_table;
 use catalog::{CATALOG_FILE, Catalog, RegionEntry, SharedCatalog, TableEntry};
+use membership::Membership;
 
 pub use service::MasterGrpc;
 
-/// Where the master opens and closes regions (the local region server in standalone
-/// mode). Methods block: call them from a blocking context.
+/// Where the master opens and closes regions: the local region server in standalone
+/// mode, a [`remote::RemoteHost`] per registered server in cluster mode. Methods block:
+/// call them from a blocking context.
 pub trait RegionHost: Send + Sync {
     /// Opens (or with `create`, creates) the region in `dir` under `epoch`.
     fn open_region(&self, dir: &Path, create: Option<RegionDescriptor>, epoch: u64) -> Result<()>;
@@ -71,8 +81,14 @@ pub trait RegionHost: Send + Sync {
 pub struct Master {
     root: PathBuf,
     catalog: Arc<SharedCatalog>,
-    host: Arc<dyn RegionHost>,
+    servers: Membership,
+    settings: MasterSection,
+    /// Standalone mode: the one in-process region server, assigned everything.
+    standalone: bool,
     ops: tokio::sync::Mutex<()>,
+    last_balance: Mutex<Instant>,
+    /// Regions whose last open failed: when to try again, and failures so far.
+    open_backoff: Mutex<std::collections::HashMap<(String, String), (Instant, u32)>>,
     /// Exclusive lock on `master/LOCK`: one master per `root_dir`.
     _lock: File,
 }
@@ -126,18 +142,45 @@ pub fn open_catalog(root: &Path) -> Result<(Arc<SharedCatalog>, File)> {
 }
 
 impl Master {
-    /// A master over a catalog from [`open_catalog`].
+    /// A standalone master: `host` (the in-process region server) is its only server.
     pub fn new(
         root: PathBuf,
         catalog: Arc<SharedCatalog>,
         lock: File,
         host: Arc<dyn RegionHost>,
     ) -> Self {
+        let settings = MasterSection::default();
+        let servers = Membership::new(settings.server_timeout);
+        servers.register(&host.address(), 0, host, true);
         Master {
             root,
             catalog,
-            host,
+            servers,
+            settings,
+            standalone: true,
             ops: tokio::sync::Mutex::new(()),
+            last_balance: Mutex::new(Instant::now()),
+            open_backoff: Mutex::new(std::collections::HashMap::new()),
+            _lock: lock,
+        }
+    }
+
+    /// A cluster master: region servers register over gRPC.
+    pub fn new_cluster(
+        root: PathBuf,
+        catalog: Arc<SharedCatalog>,
+        lock: File,
+        settings: MasterSection,
+    ) -> Self {
+        Master {
+            root,
+            catalog,
+            servers: Membership::new(settings.server_timeout),
+            settings,
+            standalone: false,
+            ops: tokio::sync::Mutex::new(()),
+            last_balance: Mutex::new(Instant::now()),
+            open_backoff: Mutex::new(std::collections::HashMap::new()),
             _lock: lock,
         }
     }
@@ -147,26 +190,38 @@ impl Master {
         &self.catalog
     }
 
-    /// Finishes interrupted deletes and opens every region of every enabled table under
-    /// a new epoch. Blocking. Returns (tables, regions opened).
+    /// The live region servers.
+    pub fn membership(&self) -> &Membership {
+        &self.servers
+    }
+
+    /// Finishes interrupted deletes. Standalone: opens every region of every enabled
+    /// table on the local server under a new epoch. Cluster: nothing more; servers
+    /// register and report their regions, and the repair chore reassigns the regions of
+    /// servers that do not come back within `master.server_timeout`. Blocking. Returns
+    /// (tables, regions opened).
     pub fn recover(&self) -> Result<(usize, usize)> {
         self.recover_splits()?;
         for table in self.catalog.read(|c| c.pending_deletes.clone()) {
             self.finish_delete(&table)?;
         }
-        self.catalog.update(|c| {
-            for t in c.tables.values_mut().filter(|t| t.enabled) {
-                t.regions.iter_mut().for_each(|r| r.epoch += 1);
-            }
-            Ok(())
-        })?;
         let tables = self.catalog.read(|c| c.tables.clone());
-        let mut opened = 0;
+        if !self.standalone {
+            return Ok((tables.len(), 0));
+        }
+        let local = self.servers.live();
+        let Some(local) = local.first() else {
+            return Ok((tables.len(), 0));
+        };
+        let mut plan = Vec::new();
         for (name, t) in tables.iter().filter(|(_, t)| t.enabled) {
             for r in &t.regions {
-                self.open_region(name, t, r)?;
-                opened += 1;
+                plan.push((name.clone(), r.region_id.clone(), local.clone()));
             }
+        }
+        let opened = plan.len();
+        if let Some(e) = self.assign_many(plan).into_iter().next() {
+            return Err(e);
         }
         Ok((tables.len(), opened))
     }
@@ -175,13 +230,19 @@ impl Master {
         self.root.join("tables").join(table).join(region_id)
     }
 
-    /// Opens a region of the catalog, creating its directory if creation was
-    /// interrupted, and checks the directory holds the region the catalog names.
-    fn open_region(&self, table: &str, t: &TableEntry, r: &RegionEntry) -> Result<()> {
+    /// What opening a region of the catalog needs: its directory, and its descriptor if
+    /// the directory was never created (creation interrupted). Checks the directory holds
+    /// the region the catalog names.
+    fn open_args(
+        &self,
+        table: &str,
+        t: &TableEntry,
+        r: &RegionEntry,
+    ) -> Result<(PathBuf, Option<RegionDescriptor>)> {
         let dir = self.region_dir(table, &r.region_id);
         let want = t.descriptor(table, r);
         if !dir.join(DESCRIPTOR_FILE).exists() {
-            return self.host.open_region(&dir, Some(want), r.epoch);
+            return Ok((dir, Some(want)));
         }
         let have = RegionDescriptor::load(&dir)?;
         if (&have.table, &have.region_id, &have.start_row, &have.end_row)
@@ -194,7 +255,7 @@ impl Master {
                 want.name()
             )));
         }
-        self.host.open_region(&dir, None, r.epoch)
+        Ok((dir, None))
     }
 
     /// Removes a deleted table's directory and its `pending_deletes` entry.
@@ -236,9 +297,14 @@ impl Master {
             region_id: r.region_id.clone(),
             start_row: r.start_row.clone().into(),
             end_row: r.end_row.clone().into(),
-            server: self.host.address(),
+            server: r.server.clone(),
             epoch: r.epoch,
-            state: if t.enabled { "open" } else { "offline" }.to_string(),
+            state: if t.enabled {
+                r.state.as_str()
+            } else {
+                "offline"
+            }
+            .to_string(),
         }
     }
 

@@ -12,6 +12,9 @@
 //! Thread safety: the map of online regions is behind a `RwLock` read on every request
 //! and written only when regions open or close.
 
+pub mod control;
+pub mod heartbeat;
+pub mod lease;
 mod observe;
 mod scan;
 mod service;
@@ -19,8 +22,8 @@ mod split;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -85,6 +88,11 @@ pub struct RegionServer {
     hooks: TestHooks,
     metrics: Arc<ServerMetrics>,
     slow_log: SlowLog,
+    /// Cluster mode: the lease from a remote master and the shared `root_dir`; unset in
+    /// standalone mode, where the master lives in this process.
+    cluster: OnceLock<control::ClusterMode>,
+    /// Requests admitted since start (reported to the master for `status 'detailed'`).
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for RegionServer {
@@ -113,12 +121,55 @@ impl RegionServer {
             hooks,
             metrics: Arc::new(ServerMetrics::default()),
             slow_log: SlowLog::new(cfg.slow_request_threshold, cfg.slow_log_entries),
+            cluster: OnceLock::new(),
+            requests: AtomicU64::new(0),
         }
     }
 
     /// The engine the regions live in.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Cluster mode: every request depends on `lease`, and the master may open and
+    /// close regions under `root_dir` over gRPC. Set once, before serving.
+    pub fn join_cluster(&self, lease: Arc<lease::Lease>, root_dir: std::path::PathBuf) {
+        let _ = self.cluster.set(control::ClusterMode {
+            lease,
+            root_dir,
+            fenced: AtomicBool::new(false),
+        });
+    }
+
+    /// `Ok` unless this server's lease from the master lapsed.
+    pub(crate) fn check_lease(&self) -> Result<(), Status> {
+        self.cluster.get().map_or(Ok(()), |c| c.lease.check())
+    }
+
+    /// The check before acknowledging a request on `online` (cluster mode): the lease
+    /// holds and the region was not closed meanwhile. A lease that lapsed is renewed only
+    /// after every region was fenced (`heartbeat.rs`), so a request that spans a lapse
+    /// fails one of the two checks even if the lease is valid again by now.
+    pub(crate) fn check_still_serving(&self, online: &OnlineRegion) -> Result<(), Status> {
+        if self.cluster.get().is_none() {
+            return Ok(());
+        }
+        self.check_lease()?;
+        let d = online.region.descriptor();
+        let same = self
+            .online
+            .read()
+            .get(&d.table)
+            .and_then(|t| t.get(&d.region_id))
+            .is_some_and(|o| std::ptr::eq(Arc::as_ptr(o), online));
+        if same {
+            Ok(())
+        } else {
+            Err(Status::unavailable(format!(
+                "region {} was closed on this server while the request ran; re-locate",
+                d.region_id
+            )))
+        }
     }
 
     /// Admission figures (in flight, queued, rejected).
@@ -144,6 +195,9 @@ impl RegionServer {
         create: Option<RegionDescriptor>,
         epoch: u64,
     ) -> strata_storage::Result<()> {
+        if self.reassign_epoch(dir, epoch) {
+            return Ok(());
+        }
         let region = match create {
             Some(desc) => self.engine.create_region(dir, desc)?,
             None => self.engine.open_region(dir)?,
@@ -165,6 +219,25 @@ impl RegionServer {
             old.region.close(false)?;
         }
         Ok(())
+    }
+
+    /// If the region in `dir` is open here already (an open the master retried, or a
+    /// master that restarted mid-assignment), serve it under `epoch` without reopening.
+    fn reassign_epoch(&self, dir: &Path, epoch: u64) -> bool {
+        let mut online = self.online.write();
+        for regions in online.values_mut() {
+            for o in regions.values_mut() {
+                if o.region.dir() == dir {
+                    *o = Arc::new(OnlineRegion {
+                        region: o.region.clone(),
+                        epoch,
+                        counters: o.counters.clone(),
+                    });
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Stops serving a region, flushes and closes it. Blocking.
@@ -191,6 +264,11 @@ impl RegionServer {
     pub fn online_regions(&self) -> Vec<Arc<OnlineRegion>> {
         let online = self.online.read();
         online.values().flat_map(|t| t.values().cloned()).collect()
+    }
+
+    /// Requests admitted since start.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// Number of online regions.
@@ -228,12 +306,14 @@ impl RegionServer {
         if self.is_shutting_down() {
             return Err(shutting_down());
         }
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.admission.admit().await
     }
 
     /// The online region a request names, or the status telling the client why not.
     fn locate(&self, r: Option<&RegionRef>) -> Result<Arc<OnlineRegion>, Status> {
         let r = r.ok_or_else(|| invalid("request has no region (RegionRef)"))?;
+        self.check_lease()?;
         let found = self
             .online
             .read()
@@ -288,7 +368,12 @@ impl RegionServer {
         let me = self.clone();
         let (r, t) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            observe::timed(|| f(&online.region).map_err(|s| me.refine(&online, s)))
+            observe::timed(|| {
+                let out = f(&online.region).map_err(|s| me.refine(&online, s))?;
+                // Fencing: nothing finished after the lease lapsed is acknowledged.
+                me.check_still_serving(&online)?;
+                Ok(out)
+            })
         })
         .await
         .map_err(|e| internal(format!("request task failed: {e}")))?;

@@ -77,6 +77,9 @@ pub enum Command {
     Status,
     /// `slowlog [limit]`: the region servers' slow-request logs (0 = all kept).
     SlowLog(u32),
+    /// Cluster administration (`status 'detailed'`, `move`, `balance`, `assign`,
+    /// `unassign`, `scan 'meta'`).
+    Cluster(super::cluster::ClusterCommand),
     /// `help`
     Help(Option<String>),
     /// `exit`
@@ -118,7 +121,15 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         }
         "scan" => {
             let table = a.table()?;
-            Command::Scan(table, scan(a.options()?)?)
+            if super::cluster::is_meta(table.as_bytes()) {
+                a.skip_rest();
+                Command::Cluster(super::cluster::ClusterCommand::Meta(None))
+            } else {
+                Command::Scan(table, scan(a.options()?)?)
+            }
+        }
+        "move" | "assign" | "unassign" | "balance" | "balancer" | "list_regions" => {
+            Command::Cluster(super::cluster::parse(&mut a)?)
         }
         "count" => count(&mut a)?,
         "delete" => delete(&mut a)?,
@@ -128,10 +139,13 @@ pub fn command(statement: Statement) -> Result<Command, UsageError> {
         "compact" => Command::Compact(a.table()?),
         "major_compact" => Command::MajorCompact(a.table()?),
         "split" => Command::Split(a.table()?, a.opt_bytes("a split row")?),
-        "status" => {
-            a.skip_rest(); // HBase's 'simple'/'detailed' formats: one format here
-            Command::Status
-        }
+        "status" => match a.opt_string("'simple' or 'detailed'")?.as_deref() {
+            Some("detailed") => Command::Cluster(super::cluster::ClusterCommand::StatusDetailed),
+            _ => {
+                a.skip_rest();
+                Command::Status
+            }
+        },
         "slowlog" => {
             let limit = a.opt_int("an entry count")?.unwrap_or(20);
             let max = i64::from(crate::admin::MAX_SLOW_LOG_LIMIT);
@@ -166,7 +180,24 @@ fn create(a: &mut Args) -> Result<Command, UsageError> {
                 if let Some(keys) = o.take("SPLITS") {
                     splits = o.bytes_list("SPLITS", keys)?;
                 }
-                o.finish(&["SPLITS"])?;
+                let regions = o
+                    .take("NUMREGIONS")
+                    .map(|v| o.u32("NUMREGIONS", v))
+                    .transpose()?;
+                let algo = o
+                    .take("SPLITALGO")
+                    .map(|v| o.string("SPLITALGO", v))
+                    .transpose()?;
+                match (regions, algo) {
+                    (Some(n), Some(algo)) => {
+                        let algo = crate::admin::SplitAlgorithm::parse(&algo)
+                            .map_err(|e| a.error(e.to_string()))?;
+                        splits = algo.split_keys(n).map_err(|e| a.error(e.to_string()))?;
+                    }
+                    (None, None) => {}
+                    _ => return Err(a.error("NUMREGIONS and SPLITALGO go together")),
+                }
+                o.finish(&["SPLITS", "NUMREGIONS", "SPLITALGO"])?;
             }
             other => return Err(a.wrong("a family name or {NAME => ...}", &other)),
         }

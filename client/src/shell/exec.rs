@@ -225,6 +225,7 @@ impl Session {
             Command::Split(name, row) => split(&admin, &name, row, p).await?,
             Command::Status => p.status(&admin.status().await?)?,
             Command::SlowLog(limit) => p.slow_log(&admin.slow_log(limit).await?)?,
+            Command::Cluster(c) => super::cluster::run(&admin, c, p).await?,
             Command::Help(_) | Command::Exit => {}
         }
         Ok(())

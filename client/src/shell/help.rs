@@ -21,7 +21,7 @@ pub const COMMANDS: &[CommandHelp] = &[
         "create",
         "create 'table', 'family', ... | create 'table', {NAME => 'f', VERSIONS => 3, TTL => 86400, \
          BLOOMFILTER => 'ROWCOL', COMPRESSION => 'LZ4', BLOCKSIZE => 65536, IN_MEMORY => true, \
-         MIN_VERSIONS => 1}, ..., SPLITS => ['g', 'n']",
+         MIN_VERSIONS => 1}, ..., SPLITS => ['g', 'n'] | NUMREGIONS => 12, SPLITALGO => 'HexStringSplit'",
         "create a table with its column families, optionally pre-split",
     ),
     entry(
@@ -117,8 +117,33 @@ pub const COMMANDS: &[CommandHelp] = &[
     ),
     entry(
         "status",
-        "status",
-        "show the region servers and their regions",
+        "status ['detailed']",
+        "show the region servers and their regions ('detailed': the master's view with load)",
+    ),
+    entry(
+        "list_regions",
+        "list_regions ['table']  (also: scan 'meta')",
+        "list every region: range, server, epoch, state",
+    ),
+    entry(
+        "move",
+        "move 'region'[, 'server']  (region: id or 'table,id')",
+        "move a region (to a named server, else the least loaded other one)",
+    ),
+    entry(
+        "assign",
+        "assign 'region'",
+        "open an unassigned region on the least loaded server",
+    ),
+    entry(
+        "unassign",
+        "unassign 'region'",
+        "close a region and keep it offline until assign",
+    ),
+    entry(
+        "balance",
+        "balance  (alias: balancer)",
+        "even region counts across servers now, with as few moves as possible",
     ),
     entry(
         "slowlog",
@@ -138,6 +163,7 @@ pub fn find(name: &str) -> Option<&'static CommandHelp> {
     let name = match name {
         "desc" => "describe",
         "quit" => "exit",
+        "balancer" => "balance",
         other => other,
     };
     COMMANDS.iter().find(|c| c.name == name)

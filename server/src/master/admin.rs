@@ -11,7 +11,7 @@ use strata_storage::{Error, Result};
 use tonic::Status;
 
 use super::Master;
-use super::catalog::{RegionEntry, TableEntry};
+use super::catalog::{RegionEntry, RegionState, TableEntry};
 use super::schema::{family_schema, region_ranges, validate_schema, validate_table_name};
 use crate::error::{internal, storage_status, unknown_table};
 
@@ -64,7 +64,10 @@ impl Master {
                     region_id: format!("{created_ms:013}-{i:05}"),
                     start_row,
                     end_row,
-                    epoch: 1,
+                    epoch: 0,
+                    server: String::new(),
+                    state: RegionState::Offline,
+                    pinned_offline: false,
                 })
                 .collect(),
             created_ms,
@@ -73,6 +76,7 @@ impl Master {
         let (n, e) = (name.clone(), entry.clone());
         blocking(move || me.create_blocking(&n, e)).await?;
         tracing::info!(table = %name, regions = entry.regions.len(), "table created");
+        let entry = self.catalog.table(&name).unwrap_or(entry);
         Ok(entry
             .regions
             .iter()
@@ -85,24 +89,44 @@ impl Master {
             c.tables.insert(name.to_string(), entry.clone());
             Ok(())
         })?;
-        for (i, r) in entry.regions.iter().enumerate() {
-            if let Err(e) = self.open_region(name, &entry, r) {
-                // Undo: close what opened, forget the table, remove its directory.
-                for done in &entry.regions[..i] {
-                    let _ = self.host.close_region(name, &done.region_id);
-                }
-                let undo = self.catalog.update(|c| {
-                    c.tables.remove(name);
-                    c.pending_deletes.push(name.to_string());
-                    Ok(())
-                });
-                if undo.is_ok() {
-                    let _ = self.finish_delete(name);
-                }
-                return Err(e);
+        let ids = entry
+            .regions
+            .iter()
+            .map(|r| (name.to_string(), r.region_id.clone()))
+            .collect();
+        let errors = self.assign_many(self.place(ids));
+        let Some(e) = errors.into_iter().next() else {
+            return Ok(());
+        };
+        if !self.standalone {
+            // A cluster retries failed opens in its repair pass.
+            tracing::warn!(table = %name, error = %e, "some regions did not open yet; retrying");
+            return Ok(());
+        }
+        // Standalone: undo (close what opened, forget the table, remove its directory).
+        self.close_table_regions(name);
+        let undo = self.catalog.update(|c| {
+            c.tables.remove(name);
+            c.pending_deletes.push(name.to_string());
+            Ok(())
+        });
+        if undo.is_ok() {
+            let _ = self.finish_delete(name);
+        }
+        Err(e)
+    }
+
+    /// Closes every assigned region of a table; returns the first error.
+    fn close_table_regions(&self, name: &str) -> Option<Error> {
+        let t = self.catalog.table(name)?;
+        let mut first_err = None;
+        for r in t.regions.iter().filter(|r| !r.server.is_empty()) {
+            if let Err(e) = self.unassign_region(name, &r.region_id, false) {
+                tracing::error!(table = %name, region = %r.region_id, error = %e, "close failed");
+                first_err.get_or_insert(e);
             }
         }
-        Ok(())
+        first_err
     }
 
     /// Deletes a disabled table and its files.
@@ -140,14 +164,7 @@ impl Master {
         let n = name.clone();
         blocking(move || {
             me.set_enabled(&n, false)?;
-            let mut first_err = None;
-            for r in &t.regions {
-                if let Err(e) = me.host.close_region(&n, &r.region_id) {
-                    tracing::error!(table = %n, region = %r.region_id, error = %e, "close failed");
-                    first_err.get_or_insert(e);
-                }
-            }
-            first_err.map_or(Ok(()), Err)
+            me.close_table_regions(&n).map_or(Ok(()), Err)
         })
         .await?;
         tracing::info!(table = %name, "table disabled");
@@ -169,23 +186,26 @@ impl Master {
     }
 
     fn enable_blocking(&self, name: &str) -> Result<()> {
-        let t = self.catalog.update(|c| {
-            let t = c
-                .tables
-                .get_mut(name)
-                .ok_or_else(|| Error::InvalidArgument(format!("table {name:?} vanished")))?;
-            t.regions.iter_mut().for_each(|r| r.epoch += 1);
-            Ok(t.clone())
-        })?;
-        for (i, r) in t.regions.iter().enumerate() {
-            if let Err(e) = self.open_region(name, &t, r) {
-                for done in &t.regions[..i] {
-                    let _ = self.host.close_region(name, &done.region_id);
-                }
-                return Err(e);
-            }
+        self.set_enabled(name, true)?;
+        let t = self
+            .catalog
+            .table(name)
+            .ok_or_else(|| Error::InvalidArgument(format!("table {name:?} vanished")))?;
+        let ids = t
+            .regions
+            .iter()
+            .map(|r| (name.to_string(), r.region_id.clone()))
+            .collect();
+        let Some(e) = self.assign_many(self.place(ids)).into_iter().next() else {
+            return Ok(());
+        };
+        if self.standalone {
+            self.close_table_regions(name);
+            self.set_enabled(name, false)?;
+            return Err(e);
         }
-        self.set_enabled(name, true)
+        tracing::warn!(table = %name, error = %e, "some regions did not open yet; retrying");
+        Ok(())
     }
 
     fn set_enabled(&self, name: &str, enabled: bool) -> Result<()> {

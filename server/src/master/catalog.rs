@@ -36,6 +36,43 @@ pub struct RegionEntry {
     /// Bumped each time the region is assigned (opened); requests naming an older epoch
     /// are refused.
     pub epoch: u64,
+    /// Address of the server it is assigned to; empty = none.
+    #[serde(default)]
+    pub server: String,
+    /// Where the region is in its assignment state machine.
+    #[serde(default)]
+    pub state: RegionState,
+    /// Taken offline by an operator (`unassign`): not assigned again until `assign`.
+    #[serde(default)]
+    pub pinned_offline: bool,
+}
+
+/// A region's transition state, persisted with every step so a restarted master resumes
+/// it: `Offline -> Opening -> Open -> Closing -> Offline`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionState {
+    /// Not served anywhere.
+    #[default]
+    Offline,
+    /// The master asked `server` to open it under `epoch`.
+    Opening,
+    /// Served by `server` under `epoch`.
+    Open,
+    /// The master asked `server` to close it (move, unassign, disable).
+    Closing,
+}
+
+impl RegionState {
+    /// The name clients see in `RegionLocation.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegionState::Offline => "offline",
+            RegionState::Opening => "opening",
+            RegionState::Open => "open",
+            RegionState::Closing => "closing",
+        }
+    }
 }
 
 impl RegionEntry {
@@ -69,6 +106,16 @@ impl TableEntry {
             families: self.families.clone(),
             parent: None,
         }
+    }
+
+    /// The region with id `region_id`.
+    pub fn region(&self, region_id: &str) -> Option<&RegionEntry> {
+        self.regions.iter().find(|r| r.region_id == region_id)
+    }
+
+    /// The region with id `region_id`, for update.
+    pub fn region_mut(&mut self, region_id: &str) -> Option<&mut RegionEntry> {
+        self.regions.iter_mut().find(|r| r.region_id == region_id)
     }
 
     /// The region holding `row`.
@@ -183,6 +230,9 @@ mod tests {
             start_row: start.as_bytes().to_vec(),
             end_row: end.as_bytes().to_vec(),
             epoch: 1,
+            server: String::new(),
+            state: RegionState::Offline,
+            pinned_offline: false,
         }
     }
 

@@ -89,4 +89,75 @@ impl MasterService for MasterGrpc {
         let daughters = self.0.split(&req.table, &req.region_id, row).await?;
         Ok(Response::new(pb::SplitRegionResponse { daughters }))
     }
+
+    async fn register_server(
+        &self,
+        req: Request<pb::RegisterServerRequest>,
+    ) -> Result<Response<pb::RegisterServerResponse>, Status> {
+        self.0
+            .register_server(req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatResponse>, Status> {
+        Ok(Response::new(self.0.heartbeat(req.into_inner())))
+    }
+
+    async fn cluster_status(
+        &self,
+        _req: Request<pb::ClusterStatusRequest>,
+    ) -> Result<Response<pb::ClusterStatusResponse>, Status> {
+        Ok(Response::new(self.0.cluster_status("")))
+    }
+
+    async fn list_regions(
+        &self,
+        req: Request<pb::ListRegionsRequest>,
+    ) -> Result<Response<pb::ListRegionsResponse>, Status> {
+        let regions = self.0.list_regions(&req.into_inner().table)?;
+        Ok(Response::new(pb::ListRegionsResponse { regions }))
+    }
+
+    async fn move_region(
+        &self,
+        req: Request<pb::MoveRegionRequest>,
+    ) -> Result<Response<pb::MoveRegionResponse>, Status> {
+        let r = req.into_inner();
+        let location = self.0.move_region(r.table, r.region_id, r.server).await?;
+        Ok(Response::new(pb::MoveRegionResponse {
+            location: Some(location),
+        }))
+    }
+
+    async fn assign_region(
+        &self,
+        req: Request<pb::AssignRegionRequest>,
+    ) -> Result<Response<pb::AssignRegionResponse>, Status> {
+        let r = req.into_inner();
+        let location = self.0.assign_region(r.table, r.region_id).await?;
+        Ok(Response::new(pb::AssignRegionResponse {
+            location: Some(location),
+        }))
+    }
+
+    async fn unassign_region(
+        &self,
+        req: Request<pb::UnassignRegionRequest>,
+    ) -> Result<Response<pb::UnassignRegionResponse>, Status> {
+        let r = req.into_inner();
+        self.0.unassign_region_op(r.table, r.region_id).await?;
+        Ok(Response::new(pb::UnassignRegionResponse {}))
+    }
+
+    async fn balance(
+        &self,
+        _req: Request<pb::BalanceRequest>,
+    ) -> Result<Response<pb::BalanceResponse>, Status> {
+        let moves = self.0.balance().await? as u64;
+        Ok(Response::new(pb::BalanceResponse { moves }))
+    }
 }

@@ -28,7 +28,7 @@ use strata_storage::{Error, Result, SplitMarker, SplitState};
 use tonic::Status;
 
 use super::Master;
-use super::catalog::RegionEntry;
+use super::catalog::{RegionEntry, RegionState};
 use crate::error::{storage_status, unknown_table};
 
 /// How far a split transaction got.
@@ -193,7 +193,13 @@ impl Master {
             c.splits.push(txn.clone());
             Ok(())
         })?;
-        let res = self.host.split_region(
+        let host = self.servers.host(&parent.server).ok_or_else(|| {
+            Error::InvalidRegion(format!(
+                "region {table}/{} has no live server ({:?}); split it once it is assigned",
+                parent.region_id, parent.server
+            ))
+        })?;
+        let res = host.split_region(
             table,
             &parent.region_id,
             split_row.as_deref(),
@@ -232,12 +238,18 @@ impl Master {
             start_row: p.start_row.clone(),
             end_row: split_row.to_vec(),
             epoch: 1,
+            server: p.server.clone(),
+            state: RegionState::Open,
+            pinned_offline: false,
         };
         let right = RegionEntry {
             region_id: txn.right_id.clone(),
             start_row: split_row.to_vec(),
             end_row: p.end_row.clone(),
             epoch: 1,
+            server: p.server.clone(),
+            state: RegionState::Open,
+            pinned_offline: false,
         };
         let (l, r) = (left.clone(), right.clone());
         self.catalog.update(|c| {
@@ -360,7 +372,11 @@ impl Master {
             if let Err(e) = me.clean_split_parents() {
                 tracing::warn!(error = %e, "split parent cleanup failed; retried next round");
             }
-            me.host.region_sizes()
+            me.servers
+                .entries()
+                .into_iter()
+                .flat_map(|(_, e)| e.host.region_sizes())
+                .collect::<Vec<_>>()
         })
         .await
         .unwrap_or_default();

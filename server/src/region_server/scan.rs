@@ -268,8 +268,13 @@ async fn pump(
         .await;
         let rows = match step {
             Ok((s, Ok(rows), t)) => {
-                state = s;
                 record.times.add(t);
+                if let Err(status) = rs.check_still_serving(online) {
+                    let code = status.code();
+                    let _ = tx.send(Err(status)).await;
+                    return code;
+                }
+                state = s;
                 rows
             }
             Ok((_, Err(status), t)) => {

@@ -126,7 +126,7 @@ impl PendingGet {
             Err(s) => return Ok(Err(s)),
         };
         match prepared.try_cached(&online.region) {
-            Ok(Ok(row)) => Ok(Ok(row)),
+            Ok(Ok(row)) => Ok(rs.check_still_serving(&online).map(|()| row)),
             Ok(Err(p)) => Err(Box::new(PendingGet::Prepared(region, p))),
             Err(s) => Ok(Err(rs.refine(&online, s))),
         }
@@ -238,7 +238,11 @@ impl RegionServer {
             observe::timed(|| inline(&online.region).map_err(|s| self.refine(&online, s)));
         times.add(t);
         match tried? {
-            Ok(answer) => Ok(answer),
+            Ok(answer) => {
+                // Fencing: nothing finished after the lease lapsed is acknowledged.
+                self.check_still_serving(&online)?;
+                Ok(answer)
+            }
             Err(p) => self.run(permit, online, times, move |r| f(r, p)).await,
         }
     }
@@ -354,7 +358,9 @@ impl RegionServer {
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
         online.counters.count(rpc);
-        f(&online.region).map_err(|s| self.refine(&online, s))
+        let out = f(&online.region).map_err(|s| self.refine(&online, s))?;
+        self.check_still_serving(&online)?;
+        Ok(out)
     }
 }
 
@@ -618,6 +624,22 @@ impl RegionService for RegionGrpc {
         req: Request<pb::SplitRequest>,
     ) -> Result<Response<pb::SplitResponse>, Status> {
         super::split::split(&self.0, req).await
+    }
+
+    async fn open_region(
+        &self,
+        req: Request<pb::OpenRegionRequest>,
+    ) -> Result<Response<pb::OpenRegionResponse>, Status> {
+        self.0.open_for_master(req.into_inner()).await?;
+        Ok(Response::new(pb::OpenRegionResponse {}))
+    }
+
+    async fn close_region(
+        &self,
+        req: Request<pb::CloseRegionRequest>,
+    ) -> Result<Response<pb::CloseRegionResponse>, Status> {
+        self.0.close_for_master(req.into_inner()).await?;
+        Ok(Response::new(pb::CloseRegionResponse {}))
     }
 }
 

@@ -213,10 +213,47 @@ fn admin_and_shell_commands() {
     assert!(usage("split").contains("split 'table'"));
     assert!(usage("split 'a', 'b', 'c'").contains("split"));
     assert_eq!(cmd("status"), Command::Status);
-    assert_eq!(cmd("status 'detailed'"), Command::Status);
     assert_eq!(cmd("slowlog"), Command::SlowLog(20));
     assert_eq!(cmd("slowlog 5"), Command::SlowLog(5));
     assert_eq!(cmd("slowlog 0"), Command::SlowLog(0));
+    assert_eq!(cmd("status 'simple'"), Command::Status);
+    use crate::shell::cluster::ClusterCommand as C;
+    assert_eq!(
+        cmd("status 'detailed'"),
+        Command::Cluster(C::StatusDetailed)
+    );
+    assert_eq!(cmd("scan 'meta'"), Command::Cluster(C::Meta(None)));
+    assert_eq!(cmd("scan 'hbase:meta'"), Command::Cluster(C::Meta(None)));
+    assert_eq!(
+        cmd("list_regions 'users'"),
+        Command::Cluster(C::Meta(Some("users".into())))
+    );
+    assert_eq!(
+        cmd("move 'r1', 'http://h:1'"),
+        Command::Cluster(C::Move("r1".into(), Some("http://h:1".into())))
+    );
+    assert_eq!(
+        cmd("move 't,r1'"),
+        Command::Cluster(C::Move("t,r1".into(), None))
+    );
+    assert_eq!(cmd("assign 'r1'"), Command::Cluster(C::Assign("r1".into())));
+    assert_eq!(
+        cmd("unassign 'r1', true"),
+        Command::Cluster(C::Unassign("r1".into()))
+    );
+    assert_eq!(cmd("balance"), Command::Cluster(C::Balance));
+    assert_eq!(cmd("balancer"), Command::Cluster(C::Balance));
+    match cmd("create 'p', 'f', NUMREGIONS => 4, SPLITALGO => 'HexStringSplit'") {
+        Command::Create { splits, .. } => assert_eq!(
+            splits,
+            vec![
+                Bytes::from("40000000"),
+                Bytes::from("80000000"),
+                Bytes::from("c0000000")
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(cmd("help"), Command::Help(None));
     assert_eq!(cmd("help 'get'"), Command::Help(Some("get".into())));
     assert_eq!(cmd("exit"), Command::Exit);
@@ -227,6 +264,15 @@ fn admin_and_shell_commands() {
 fn usage_errors_name_the_problem_and_show_the_usage() {
     let cases = [
         ("frobnicate 't'", "unknown command 'frobnicate'"),
+        (
+            "create 't', 'f', NUMREGIONS => 4",
+            "NUMREGIONS and SPLITALGO go together",
+        ),
+        (
+            "create 't', 'f', NUMREGIONS => 1, SPLITALGO => 'UniformSplit'",
+            "NUMREGIONS must be in 2..=1001",
+        ),
+        ("move", "missing a region"),
         ("put 't', 'r', 'f:q'", "missing a value"),
         ("put 't', 'r', ':q', 'v'", "family is empty"),
         ("put 't', 'r', 'f:q', 'v', -1", "negative"),
