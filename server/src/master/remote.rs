@@ -1,5 +1,5 @@
 //! [`RegionHost`] over gRPC: how the master opens and closes regions on a remote region
-//! server (`RegionService.OpenRegion` / `CloseRegion`).
+//! server (`RegionService.OpenRegion` / `CloseRegion` / `Split`).
 //!
 //! The seam's methods are blocking (the master calls them from its blocking pool), so
 //! each call runs on the master's runtime through a [`Handle`]. Adding a method to the
@@ -122,6 +122,33 @@ impl RegionHost for RemoteHost {
 
     fn address(&self) -> String {
         self.address.clone()
+    }
+
+    fn split_region(
+        &self,
+        table: &str,
+        region_id: &str,
+        split_row: Option<&[u8]>,
+        left_id: &str,
+        right_id: &str,
+        epoch: u64,
+    ) -> Result<Vec<u8>> {
+        let message = pb::SplitRequest {
+            region: Some(pb::RegionRef {
+                table: table.to_string(),
+                region_id: region_id.to_string(),
+                ..Default::default()
+            }),
+            split_row: split_row.map(|r| r.to_vec().into()),
+            left_region_id: left_id.to_string(),
+            right_region_id: right_id.to_string(),
+            daughter_epoch: epoch,
+        };
+        self.call(
+            "Split",
+            |mut c| async move { c.split(request(message)).await },
+        )
+        .map(|r| r.split_row.to_vec())
     }
 }
 
