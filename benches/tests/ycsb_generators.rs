@@ -101,7 +101,7 @@ fn scrambled_zipfian_scatters_a_hot_key() {
         *counts.entry(v).or_insert(0) += 1;
     }
     let mut by_count: Vec<(u64, u64)> = counts.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1));
+    by_count.sort_by_key(|e| std::cmp::Reverse(e.1));
     // The most popular key gets 1/zeta ~ 3.8% of the draws, and it is item 0 hashed.
     let top = by_count[0];
     let p = top.1 as f64 / n as f64;

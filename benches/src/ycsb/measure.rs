@@ -170,7 +170,7 @@ impl Measurements {
             .iter()
             .filter_map(|&k| {
                 let s = self.ops[k.index()].lock();
-                (s.hist.len() > 0)
+                (!s.hist.is_empty())
                     .then(|| OpSummary::from_hist(k.name(), &s.hist, &s.returns, &s.first_errors))
             })
             .collect();
@@ -251,8 +251,8 @@ impl OpSummary {
         OpSummary {
             name: name.to_string(),
             operations: h.len(),
-            average_us: if h.len() > 0 { h.mean() } else { 0.0 },
-            min_us: if h.len() > 0 { h.min() } else { 0 },
+            average_us: if !h.is_empty() { h.mean() } else { 0.0 },
+            min_us: if !h.is_empty() { h.min() } else { 0 },
             max_us: h.max(),
             p50_us: q(0.50),
             p95_us: q(0.95),
