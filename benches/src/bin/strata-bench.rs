@@ -137,6 +137,13 @@ struct Compare {
     /// the throughput each store just reached (e.g. 0.5).
     #[arg(long)]
     paced: Option<f64>,
+    /// Workloads that get the paced run (default: all).
+    #[arg(long, value_delimiter = ',')]
+    paced_workloads: Vec<String>,
+    /// Most operations of a paced run (it runs at a fraction of the peak, so it takes
+    /// longer than the unpaced one).
+    #[arg(long, default_value_t = 200_000)]
+    paced_ops: u64,
     #[command(flatten)]
     common: Common,
 }
@@ -437,8 +444,12 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             pair.push(phase(&strata, &w, Phase::Run, &props, name, common, t, None).await?);
             let w = Arc::new(CoreWorkload::new(&props)?);
             pair.push(phase(&redis, &w, Phase::Run, &props, name, common, t, None).await?);
-            if let (Some(f), true) = (c.paced, t == max_threads) {
+            let paced_here =
+                c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
+            if let (Some(f), true) = (c.paced, t == max_threads && paced_here) {
                 let peaks: Vec<f64> = pair.iter().map(|r| r.throughput_ops_per_sec * f).collect();
+                let mut props = props.clone();
+                props.set("operationcount", &ops.min(c.paced_ops).to_string());
                 let w = Arc::new(CoreWorkload::new(&props)?);
                 pair.push(
                     phase(
