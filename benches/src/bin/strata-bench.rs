@@ -199,7 +199,10 @@ fn props_map(p: &Properties) -> BTreeMap<String, String> {
     p.iter().map(|(k, v)| (k.into(), v.into())).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one phase's settings, all needed"
+)]
 async fn phase<S: Store>(
     store: &S,
     workload: &Arc<CoreWorkload>,

@@ -23,6 +23,16 @@ use super::store::{Record, Store, StoreError, StoreResult};
 
 /// The sorted set indexing the keys (YCSB's `INDEX_KEY`).
 pub const INDEX_KEY: &str = "_indices";
+/// How long a Redis reply may take before the call fails with `TIMEOUT`. The client
+/// crate's default (500 ms) is shorter than the stalls a shared 2-core machine shows;
+/// this matches the order of Strata's client deadlines.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn connection_config() -> redis::AsyncConnectionConfig {
+    redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+}
 
 /// Java's `String.hashCode`: `h = 31 * h + c` over the UTF-16 units, wrapping.
 pub fn java_string_hash(s: &str) -> i32 {
@@ -94,7 +104,9 @@ impl RedisStore {
     /// Connects to `url` (`redis://host:port/`).
     pub async fn connect(url: &str) -> anyhow::Result<RedisStore> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&connection_config())
+            .await?;
         Ok(RedisStore { client, conn })
     }
 
@@ -131,7 +143,7 @@ impl Store for RedisStore {
     async fn worker(&self) -> StoreResult<RedisStore> {
         let conn = self
             .client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&connection_config())
             .await
             .map_err(error)?;
         Ok(RedisStore {
