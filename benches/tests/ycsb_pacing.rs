@@ -39,15 +39,26 @@ async fn achieved_rate_is_within_ten_percent_of_the_target() {
         target: Some(400.0),
         ..RunOptions::default()
     };
-    let r = execute(&store, workload(100, 400), Phase::Run, &opts)
-        .await
-        .unwrap();
-    assert_eq!(r.summary.overall.operations, 400);
-    let rate = r.throughput();
-    assert!(
-        (rate / 400.0 - 1.0).abs() <= 0.10,
-        "achieved {rate:.1} ops/s for a target of 400"
-    );
+    // The pacer can never run ahead of the schedule; it can fall behind only when this
+    // process is starved of CPU for a good part of the 1 s run (a heavily shared
+    // machine), so up to three attempts are made and one must land within 10%.
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let r = execute(&store, workload(100, 400), Phase::Run, &opts)
+            .await
+            .unwrap();
+        assert_eq!(r.summary.overall.operations, 400);
+        let rate = r.throughput();
+        assert!(
+            rate <= 440.0,
+            "achieved {rate:.1} ops/s, above the target of 400"
+        );
+        rates.push(rate);
+        if (rate / 400.0 - 1.0).abs() <= 0.10 {
+            return;
+        }
+    }
+    panic!("achieved {rates:.1?} ops/s for a target of 400");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
