@@ -217,18 +217,28 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
         );
         assert!(r.scan_rows_returned > 0 && r.scan_rows_returned <= r.scan_rows_requested);
 
-        // Paced: 300 transactions at 150 ops/s take ~2 s.
-        let p = props("b", "usertable_paced");
-        let store = StrataStore::connect(server.url(), "usertable_paced")
-            .await
-            .unwrap();
-        store.create_table(Vec::new()).await.unwrap();
-        let r = load_and_run(&store, &p, "b", 4, Some(150.0)).await;
-        check_counts(&r);
-        let rate = r.throughput_ops_per_sec;
+        // Paced: 300 transactions at 150 ops/s take ~2 s. The schedule cannot be beaten;
+        // it can be missed only if this process is starved of CPU, so up to three
+        // attempts, one of which must land within 10% of the target.
+        let mut rates = Vec::new();
+        for attempt in 0..3 {
+            let table = format!("usertable_paced{attempt}");
+            let p = props("b", &table);
+            let store = StrataStore::connect(server.url(), &table).await.unwrap();
+            store.create_table(Vec::new()).await.unwrap();
+            let r = load_and_run(&store, &p, "b", 4, Some(150.0)).await;
+            check_counts(&r);
+            let rate = r.throughput_ops_per_sec;
+            assert!(rate <= 165.0, "achieved {rate:.1} ops/s, above the target");
+            rates.push(rate);
+            if (rate / 150.0 - 1.0).abs() <= 0.10 {
+                break;
+            }
+        }
+        let last = rates.last().copied().unwrap_or(0.0);
         assert!(
-            (rate / 150.0 - 1.0).abs() <= 0.10,
-            "achieved {rate:.1} ops/s"
+            (last / 150.0 - 1.0).abs() <= 0.10,
+            "achieved {rates:.1?} ops/s"
         );
     });
     drop(runtime);
