@@ -487,6 +487,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
                 write_svg(&pair, &format!("workload {name}, {t} in flight"), &path)?;
             }
             reports.extend(pair);
+            // Saved after every step, so an interrupted comparison keeps what finished.
+            save_json(common, &reports)?;
         }
     }
     drop(strata);
@@ -569,7 +571,7 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{stem}-{suffix}.{ext}"))
 }
 
-fn write_outputs(common: &Common, reports: &[Report], title: &str) -> anyhow::Result<()> {
+fn save_json(common: &Common, reports: &[Report]) -> anyhow::Result<()> {
     if let Some(path) = &common.json {
         let text = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])?
@@ -578,6 +580,11 @@ fn write_outputs(common: &Common, reports: &[Report], title: &str) -> anyhow::Re
         };
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
+    Ok(())
+}
+
+fn write_outputs(common: &Common, reports: &[Report], title: &str) -> anyhow::Result<()> {
+    save_json(common, reports)?;
     if let Some(path) = &common.csv {
         let mut text = format!("{CSV_HEADER}\n");
         for r in reports {

@@ -68,7 +68,7 @@ pub fn write_svg(reports: &[Report], title: &str, path: &Path) -> anyhow::Result
         .y_desc("latency (µs)")
         .x_label_formatter(&|x| {
             let p = 100.0 * (1.0 - 10f64.powf(-x));
-            format!("{p}%")
+            format!("{}%", (p * 1e4).round() / 1e4)
         })
         .x_labels(6)
         .draw()
