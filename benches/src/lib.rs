@@ -10,7 +10,7 @@
 //! recording ([`report`]), memory and write accounting ([`resources`]), the engine
 //! interface ([`kv`]), one adapter per engine and the benchmarks themselves
 //! ([`workload`], and [`concurrent`] for those with a second thread); and the
-//! micro-benchmarks' [`fixtures`]. Figures and how to reproduce them are in
+//! micro-benchmarks' [`fixtures`]. [`ycsb`] holds the `strata-bench` YCSB tool's parts. Figures and how to reproduce them are in
 //! `benches/README.md`. Benchmarks report numbers; they assert nothing about speed.
 
 pub mod concurrent;
@@ -21,6 +21,11 @@ pub mod report;
 pub mod resources;
 pub mod strata_kv;
 pub mod workload;
+pub mod ycsb;
+
+/// Servers on their own runtime, shared with rpcbench (`src/rpc/servers.rs`).
+#[path = "rpc/servers.rs"]
+pub mod servers;
 
 #[cfg(feature = "fjall")]
 pub mod fjall_kv;

@@ -1,0 +1,620 @@
+//! `strata-bench`: YCSB's core workloads against Strata, and side by side with Redis.
+//!
+//! ```sh
+//! strata-bench load    --embedded --workload a [-P file] [-p key=value] [--threads 32]
+//! strata-bench run     --embedded --workload a --threads 32 [--target 5000] [--json f]
+//! strata-bench run     --master http://host:port --workload b
+//! strata-bench compare --workloads a,b,c,f,e --threads 1:100000,32 [--paced 0.5]
+//! ```
+//!
+//! `--embedded` starts a standalone Strata server in this process on a temp dir (or
+//! `--data-dir`) and stops it at the end; `run --embedded` without `--data-dir` loads
+//! first, as the server is new. `--store redis` benchmarks Redis instead (`--embedded`:
+//! a `redis-server` started here; or `--redis-url`). `compare` loads both stores once and
+//! runs each workload at each thread count against Strata, then Redis, and prints both
+//! and the ratios. See `docs/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use strata_benches::ycsb::Embedded;
+use strata_benches::ycsb::plot::write_svg;
+use strata_benches::ycsb::properties::Properties;
+use strata_benches::ycsb::redis_store::{RedisServer, RedisStore};
+use strata_benches::ycsb::report::{CSV_HEADER, Report, comparison};
+use strata_benches::ycsb::runner::{Phase, RunOptions, execute};
+use strata_benches::ycsb::store::Store;
+use strata_benches::ycsb::strata_store::StrataStore;
+use strata_benches::ycsb::workload::CoreWorkload;
+
+#[derive(Parser)]
+#[command(
+    name = "strata-bench",
+    about = "YCSB core workloads against Strata (and Redis)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load phase: insert `recordcount` records.
+    Load(Single),
+    /// Run phase: `operationcount` transactions (or `--duration`).
+    Run(Single),
+    /// Load Strata and Redis, run the workloads against both, print both and ratios.
+    Compare(Compare),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// YCSB properties file (repeatable; applied after `--workload`, in order).
+    #[arg(short = 'P', value_name = "FILE")]
+    property_files: Vec<PathBuf>,
+    /// Property override `key=value` (repeatable; applied last).
+    #[arg(short = 'p', value_name = "KEY=VALUE")]
+    properties: Vec<String>,
+    /// Standalone Strata server in this process (or, with `--store redis`, a
+    /// redis-server started here).
+    #[arg(long)]
+    embedded: bool,
+    /// Strata master (or standalone server) URL, e.g. http://127.0.0.1:16000.
+    #[arg(long, conflicts_with = "embedded")]
+    master: Option<String>,
+    /// Redis URL (redis://host:port/) instead of starting redis-server.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// Data directory of the embedded server (default: a temp dir, removed at the end).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Embedded server configuration override `key=value` (as `strata-server --set`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Stop a phase after this many seconds (YCSB's maxexecutiontime).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Seed of the workers' random streams.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the report(s) as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the report(s) as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Write an SVG with the latency-percentile and throughput-over-time plots.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Do not print the text summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct Single {
+    /// Built-in workload a..f (before -P files).
+    #[arg(long, short = 'w')]
+    workload: Option<String>,
+    /// Store: strata or redis.
+    #[arg(long, default_value = "strata")]
+    store: String,
+    /// Workers, one operation in flight each.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Target ops/s (open loop; latency from the intended start).
+    #[arg(long)]
+    target: Option<f64>,
+    /// With `run`: load first (implied by `--embedded` without `--data-dir`).
+    #[arg(long)]
+    load: bool,
+    /// Workers of the load phase (default: `--threads`).
+    #[arg(long)]
+    load_threads: Option<usize>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct Compare {
+    /// Workloads in run order; `e:200000` runs e with operationcount 200000.
+    #[arg(long, value_delimiter = ',', default_value = "a")]
+    workloads: Vec<String>,
+    /// Thread counts; `1:100000` runs with at most 100000 operations at 1 thread.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    threads: Vec<String>,
+    /// Workers of the load phase.
+    #[arg(long, default_value_t = 32)]
+    load_threads: usize,
+    /// Also run each workload at the largest thread count paced at this fraction of
+    /// the throughput each store just reached (e.g. 0.5).
+    #[arg(long)]
+    paced: Option<f64>,
+    /// Workloads that get the paced run (default: all).
+    #[arg(long, value_delimiter = ',')]
+    paced_workloads: Vec<String>,
+    /// Most operations of a paced run (it runs at a fraction of the peak, so it takes
+    /// longer than the unpaced one).
+    #[arg(long, default_value_t = 200_000)]
+    paced_ops: u64,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ycsb-client")
+        .build()?;
+    match cli.command {
+        Command::Load(s) => runtime.block_on(single(s, Phase::Load)),
+        Command::Run(s) => runtime.block_on(single(s, Phase::Run)),
+        Command::Compare(c) => runtime.block_on(compare(c)),
+    }
+}
+
+/// Properties of `workload` (if any), then the files, then the overrides.
+fn properties(workload: Option<&str>, common: &Common) -> anyhow::Result<Properties> {
+    let mut p = match workload {
+        Some(w) => Properties::workload(w)?,
+        None => Properties::new(),
+    };
+    for f in &common.property_files {
+        p.merge_file(f)?;
+    }
+    for s in &common.properties {
+        p.merge_setting(s)?;
+    }
+    Ok(p)
+}
+
+fn workload_label(workload: Option<&str>, common: &Common) -> String {
+    match (workload, common.property_files.first()) {
+        (Some(w), _) => w.trim_start_matches("workload").to_string(),
+        (None, Some(f)) => f.display().to_string(),
+        (None, None) => "custom".into(),
+    }
+}
+
+fn options(common: &Common, threads: usize, target: Option<f64>, label: String) -> RunOptions {
+    RunOptions {
+        threads,
+        target,
+        max_time: common.duration.map(Duration::from_secs_f64),
+        seed: common.seed,
+        progress: !common.no_progress,
+        label,
+    }
+}
+
+fn props_map(p: &Properties) -> BTreeMap<String, String> {
+    p.iter().map(|(k, v)| (k.into(), v.into())).collect()
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one phase's settings, all needed"
+)]
+async fn phase<S: Store>(
+    store: &S,
+    workload: &Arc<CoreWorkload>,
+    phase: Phase,
+    props: &Properties,
+    label: &str,
+    common: &Common,
+    threads: usize,
+    target: Option<f64>,
+) -> anyhow::Result<Report> {
+    let opts = options(
+        common,
+        threads,
+        target,
+        format!("{} {label} {} t{threads}", store.name(), phase.name()),
+    );
+    let result = execute(store, workload.clone(), phase, &opts).await?;
+    let report = Report::new(
+        store.name(),
+        label,
+        phase.name(),
+        threads,
+        target,
+        &result,
+        props_map(props),
+    );
+    if !common.quiet {
+        println!("{}", report.text());
+    }
+    Ok(report)
+}
+
+async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
+    let common = &s.common;
+    let props = properties(s.workload.as_deref(), common)?;
+    let label = workload_label(s.workload.as_deref(), common);
+    let workload = Arc::new(CoreWorkload::new(&props)?);
+    let load_first = which == Phase::Load
+        || s.load
+        || (s.common.embedded && s.common.data_dir.is_none() && s.store == "strata")
+        || (s.common.embedded && s.store == "redis");
+    let load_threads = s.load_threads.unwrap_or(s.threads);
+    let mut reports = Vec::new();
+    match s.store.as_str() {
+        "strata" => {
+            let embedded = if common.embedded {
+                Some(Embedded::start(common.data_dir.as_deref(), &common.sets)?)
+            } else {
+                None
+            };
+            let url = match (&embedded, &common.master) {
+                (Some(e), _) => e.url().to_string(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => bail!("give --embedded or --master URL"),
+            };
+            let store = StrataStore::connect(&url, &workload.table).await?;
+            if load_first {
+                store.create_table(Vec::new()).await?;
+                let w = if which == Phase::Run {
+                    // The run's workload object keeps its insert counters fresh.
+                    Arc::new(CoreWorkload::new(&props)?)
+                } else {
+                    workload.clone()
+                };
+                reports.push(
+                    phase(
+                        &store,
+                        &w,
+                        Phase::Load,
+                        &props,
+                        &label,
+                        common,
+                        load_threads,
+                        None,
+                    )
+                    .await?,
+                );
+            }
+            if which == Phase::Run {
+                reports.push(
+                    phase(
+                        &store,
+                        &workload,
+                        Phase::Run,
+                        &props,
+                        &label,
+                        common,
+                        s.threads,
+                        s.target,
+                    )
+                    .await?,
+                );
+            }
+            drop(store);
+            if let Some(e) = embedded {
+                e.stop()?;
+            }
+        }
+        "redis" => {
+            let (server, url) = redis_target(common)?;
+            let store = RedisStore::connect(&url).await?;
+            if load_first {
+                let w = Arc::new(CoreWorkload::new(&props)?);
+                reports.push(
+                    phase(
+                        &store,
+                        &w,
+                        Phase::Load,
+                        &props,
+                        &label,
+                        common,
+                        load_threads,
+                        None,
+                    )
+                    .await?,
+                );
+            }
+            if which == Phase::Run {
+                reports.push(
+                    phase(
+                        &store,
+                        &workload,
+                        Phase::Run,
+                        &props,
+                        &label,
+                        common,
+                        s.threads,
+                        s.target,
+                    )
+                    .await?,
+                );
+            }
+            drop(server);
+        }
+        other => bail!("unknown store {other:?}: use strata or redis"),
+    }
+    write_outputs(common, &reports, &format!("workload {label}"))
+}
+
+fn redis_target(common: &Common) -> anyhow::Result<(Option<RedisServer>, String)> {
+    match &common.redis_url {
+        Some(u) => Ok((None, u.clone())),
+        None => {
+            let server = RedisServer::start()?;
+            let url = server.url();
+            Ok((Some(server), url))
+        }
+    }
+}
+
+/// `name` or `name:count`.
+fn split_count(spec: &str) -> anyhow::Result<(&str, Option<u64>)> {
+    match spec.split_once(':') {
+        None => Ok((spec.trim(), None)),
+        Some((n, c)) => Ok((
+            n.trim(),
+            Some(
+                c.trim()
+                    .parse()
+                    .with_context(|| format!("bad count in {spec:?}"))?,
+            ),
+        )),
+    }
+}
+
+async fn compare(c: Compare) -> anyhow::Result<()> {
+    let common = &c.common;
+    if c.workloads.is_empty() || c.threads.is_empty() {
+        bail!("give at least one workload and one thread count");
+    }
+    let mut threads = Vec::new();
+    for t in &c.threads {
+        let (n, ops) = split_count(t)?;
+        threads.push((
+            n.parse::<usize>()
+                .with_context(|| format!("bad thread count {t:?}"))?,
+            ops,
+        ));
+    }
+    let first = split_count(&c.workloads[0])?.0.to_string();
+    let load_props = properties(Some(&first), common)?;
+
+    let embedded = match &common.master {
+        Some(_) => None,
+        None => Some(Embedded::start(common.data_dir.as_deref(), &common.sets)?),
+    };
+    let url = match (&embedded, &common.master) {
+        (Some(e), _) => e.url().to_string(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => unreachable!("embedded unless --master"),
+    };
+    let strata = StrataStore::connect(&url, &CoreWorkload::new(&load_props)?.table).await?;
+    let (redis_server, redis_url) = redis_target(common)?;
+    let redis = RedisStore::connect(&redis_url).await?;
+
+    let mut reports = Vec::new();
+    strata.create_table(Vec::new()).await?;
+    let label = format!("load({first})");
+    let w = Arc::new(CoreWorkload::new(&load_props)?);
+    reports.push(
+        phase(
+            &strata,
+            &w,
+            Phase::Load,
+            &load_props,
+            &label,
+            common,
+            c.load_threads,
+            None,
+        )
+        .await?,
+    );
+    let w = Arc::new(CoreWorkload::new(&load_props)?);
+    reports.push(
+        phase(
+            &redis,
+            &w,
+            Phase::Load,
+            &load_props,
+            &label,
+            common,
+            c.load_threads,
+            None,
+        )
+        .await?,
+    );
+
+    let max_threads = threads.iter().map(|t| t.0).max().unwrap_or(1);
+    for spec in &c.workloads {
+        let (name, w_ops) = split_count(spec)?;
+        for &(t, t_ops) in &threads {
+            let mut props = properties(Some(name), common)?;
+            let base: u64 = props.parse("operationcount", 0)?;
+            let ops = [Some(base), w_ops, t_ops]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(base);
+            props.set("operationcount", &ops.to_string());
+            let mut pair = Vec::new();
+            let w = Arc::new(CoreWorkload::new(&props)?);
+            pair.push(phase(&strata, &w, Phase::Run, &props, name, common, t, None).await?);
+            let w = Arc::new(CoreWorkload::new(&props)?);
+            pair.push(phase(&redis, &w, Phase::Run, &props, name, common, t, None).await?);
+            let paced_here =
+                c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
+            if let (Some(f), true) = (c.paced, t == max_threads && paced_here) {
+                let peaks: Vec<f64> = pair.iter().map(|r| r.throughput_ops_per_sec * f).collect();
+                let mut props = props.clone();
+                props.set("operationcount", &ops.min(c.paced_ops).to_string());
+                let w = Arc::new(CoreWorkload::new(&props)?);
+                pair.push(
+                    phase(
+                        &strata,
+                        &w,
+                        Phase::Run,
+                        &props,
+                        &format!("{name}-paced"),
+                        common,
+                        t,
+                        Some(peaks[0].round().max(1.0)),
+                    )
+                    .await?,
+                );
+                let w = Arc::new(CoreWorkload::new(&props)?);
+                pair.push(
+                    phase(
+                        &redis,
+                        &w,
+                        Phase::Run,
+                        &props,
+                        &format!("{name}-paced"),
+                        common,
+                        t,
+                        Some(peaks[1].round().max(1.0)),
+                    )
+                    .await?,
+                );
+            }
+            if let Some(svg) = &common.svg {
+                let path = suffixed(svg, &format!("{name}-t{t}"));
+                write_svg(&pair, &format!("workload {name}, {t} in flight"), &path)?;
+            }
+            reports.extend(pair);
+            // Saved after every step, so an interrupted comparison keeps what finished.
+            save_json(common, &reports)?;
+        }
+    }
+    drop(strata);
+    drop(redis);
+    drop(redis_server);
+    if let Some(e) = embedded {
+        e.stop()?;
+    }
+    println!("{}", comparison(&reports, "strata", "redis"));
+    println!("{}", targets(&reports, max_threads));
+    let mut common = common.clone();
+    common.svg = None;
+    write_outputs(&common, &reports, "compare")
+}
+
+/// The issue's targets, as measured.
+fn targets(reports: &[Report], threads: usize) -> String {
+    let find = |store: &str, w: &str, t: usize| {
+        reports
+            .iter()
+            .find(|r| r.store == store && r.workload == w && r.threads == t && r.phase == "run")
+    };
+    let mut out = String::from("Targets:\n");
+    if let (Some(s), Some(r)) = (find("strata", "c", threads), find("redis", "c", threads)) {
+        let tput = s.throughput_ops_per_sec / r.throughput_ops_per_sec.max(1e-9);
+        let p99 = s.overall.p99_us as f64 / (r.overall.p99_us as f64).max(1.0);
+        out += &format!(
+            "- C at {threads} in flight: throughput {tput:.2}x Redis (target >= 0.7) {}; p99 {p99:.2}x Redis (target <= 1.5) {}\n",
+            verdict(tput >= 0.7),
+            verdict(p99 <= 1.5)
+        );
+    }
+    for r in reports
+        .iter()
+        .filter(|r| r.store == "strata" && r.workload == "a" && r.phase == "run")
+    {
+        if let (Some(u), Some(rd)) = (r.op("UPDATE"), r.op("READ")) {
+            let ratio = u.p99_us as f64 / (rd.p99_us as f64).max(1.0);
+            out += &format!(
+                "- A at {} in flight: update p99 {} µs = {ratio:.2}x read p99 {} µs (target <= 2) {}\n",
+                r.threads,
+                u.p99_us,
+                rd.p99_us,
+                verdict(ratio <= 2.0)
+            );
+        }
+    }
+    for r in reports
+        .iter()
+        .filter(|r| r.target_ops_per_sec.is_some() && r.phase == "run")
+    {
+        out += &format!(
+            "- {} {} paced at {:.0} ops/s: achieved {:.0} ops/s, p99 {} µs (strata target < 1000) {}\n",
+            r.store,
+            r.workload,
+            r.target_ops_per_sec.unwrap_or(0.0),
+            r.throughput_ops_per_sec,
+            r.overall.p99_us,
+            if r.store == "strata" {
+                verdict(r.overall.p99_us < 1000)
+            } else {
+                ""
+            }
+        );
+    }
+    out
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "MET" } else { "MISSED" }
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or("report".into(), |s| s.to_string_lossy().into_owned());
+    let ext = path
+        .extension()
+        .map_or("svg".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}-{suffix}.{ext}"))
+}
+
+fn save_json(common: &Common, reports: &[Report]) -> anyhow::Result<()> {
+    if let Some(path) = &common.json {
+        let text = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])?
+        } else {
+            serde_json::to_string_pretty(reports)?
+        };
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn write_outputs(common: &Common, reports: &[Report], title: &str) -> anyhow::Result<()> {
+    save_json(common, reports)?;
+    if let Some(path) = &common.csv {
+        let mut text = format!("{CSV_HEADER}\n");
+        for r in reports {
+            text += &r.csv_lines();
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &common.svg {
+        let runs: Vec<Report> = reports
+            .iter()
+            .filter(|r| r.phase == "run")
+            .cloned()
+            .collect();
+        let shown = if runs.is_empty() {
+            reports.to_vec()
+        } else {
+            runs
+        };
+        write_svg(&shown, title, path)?;
+    }
+    for r in reports {
+        if r.errors() > 0 {
+            eprintln!(
+                "strata-bench: {} {} {}: {} operation(s) did not return OK",
+                r.store,
+                r.workload,
+                r.phase,
+                r.errors()
+            );
+        }
+    }
+    Ok(())
+}
