@@ -17,7 +17,10 @@ async fn split_under_load_in_a_cluster_and_move_a_daughter() {
     let client = cluster.client().await;
     let admin = client.admin();
     admin
-        .create_table(TableDescriptor::new("t").family(FamilyDescriptor::new("f")))
+        .create_table(
+            TableDescriptor::new("t").family(FamilyDescriptor::new("f")),
+            Vec::new(),
+        )
         .await
         .expect("create table");
     let before = wait_all_open(&client, "t", None, Duration::from_secs(20)).await;
