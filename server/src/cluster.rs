@@ -28,6 +28,14 @@ use crate::region_server::heartbeat::{self, HeartbeatSettings};
 use crate::region_server::lease::Lease;
 use crate::region_server::{RegionGrpc, RegionServer, TableDirectory, TableState, TestHooks};
 use crate::standalone::ServerError;
+use crate::status::cluster_view::ClusterMasterView;
+use crate::status::model::RateTracker;
+use crate::status::{self, RegionServerSource, StatusServer, StatusSources};
+
+/// The master's status port when `server.status_listen` is not configured: HBase's
+/// master web UI port (region servers keep the key's default, 16030).
+pub const MASTER_STATUS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 16010);
 
 /// HTTP/2 keepalive ping period and ack timeout (as in standalone mode).
 const HTTP2_KEEPALIVE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(10));
@@ -91,7 +99,11 @@ pub struct MasterHandle {
     stop: watch::Sender<bool>,
     serve: JoinHandle<Result<(), tonic::transport::Error>>,
     chores: JoinHandle<()>,
+    split_chore: JoinHandle<()>,
+    split_chore_stop: Arc<tokio::sync::Notify>,
+    shutdown_timeout: Duration,
     master: Arc<Master>,
+    status: Option<StatusServer>,
 }
 
 /// Starts a cluster master on `config.server.listen` over `config.server.root_dir`.
@@ -114,16 +126,48 @@ pub async fn start_master(config: ServerConfig) -> Result<MasterHandle, ServerEr
     let svc = MasterServiceServer::new(MasterGrpc(master.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    // A value other than the region server's default counts as chosen even without a
+    // recorded source (configurations built in code, as tests do).
+    let chosen = config.is_set("server.status_listen")
+        || config.server.status_listen != crate::config::ServerSection::default().status_listen;
+    let status_addr = if chosen {
+        config.server.status_listen
+    } else {
+        MASTER_STATUS_LISTEN
+    };
+    let sources = StatusSources {
+        region_server: None,
+        master: Some(Arc::new(ClusterMasterView {
+            master: master.clone(),
+        })),
+    };
+    // Before serving: a taken status port fails the start with nothing to undo.
+    let status = status::start(status_addr, sources).await.map_err(|e| {
+        ServerError::Net(format!(
+            "cannot listen on server.status_listen {status_addr}: {e}"
+        ))
+    })?;
+    tracing::info!(url = %status.url(), "status pages and /metrics");
     let (stop, stopped) = watch::channel(false);
     let serve = serve(server_builder().add_service(svc), listener, stopped.clone());
     let chores = tokio::spawn(master.clone().run_chores(stopped));
+    let split_chore_stop = Arc::new(tokio::sync::Notify::new());
+    let split_chore = master.spawn_split_chore(
+        config.engine.region.split_check_interval,
+        config.engine.region.max_size.0,
+        split_chore_stop.clone(),
+    );
     Ok(MasterHandle {
         addr,
         url,
         stop,
         serve,
         chores,
+        split_chore,
+        split_chore_stop,
+        shutdown_timeout: config.server.shutdown_timeout,
         master,
+        status: Some(status),
     })
 }
 
@@ -143,20 +187,39 @@ impl MasterHandle {
         &self.master
     }
 
+    /// The HTTP status port's URL (`/master`, `/metrics`, `/status.json`).
+    pub fn status_url(&self) -> Option<String> {
+        self.status.as_ref().map(StatusServer::url)
+    }
+
     /// The status line printed at start.
     pub fn status_line(&self) -> String {
         let (tables, regions) = self.master.counts();
         format!(
-            "strata master listening on {} ({tables} tables, {regions} regions)",
-            self.url
+            "strata master listening on {} ({tables} tables, {regions} regions), status pages at {}/",
+            self.url,
+            self.status_url().unwrap_or_default()
         )
     }
 
-    /// Stops the chore and the gRPC server. The catalog is always on disk already.
-    pub async fn shutdown(self) -> Result<(), ServerError> {
+    /// Stops the chores, the status port and the gRPC server. The catalog is always on
+    /// disk already.
+    pub async fn shutdown(mut self) -> Result<(), ServerError> {
         let _ = self.stop.send(true);
-        let _ = self.chores.await;
-        match self.serve.await {
+        // A split the chore is running finishes first, within the shutdown bound.
+        self.split_chore_stop.notify_one();
+        if tokio::time::timeout(self.shutdown_timeout, &mut self.split_chore)
+            .await
+            .is_err()
+        {
+            tracing::warn!("split chore still running; stopping it");
+            self.split_chore.abort();
+        }
+        let _ = (&mut self.chores).await;
+        if let Some(st) = self.status.take() {
+            st.shutdown().await;
+        }
+        match (&mut self.serve).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(ServerError::Net(e.to_string())),
             Err(e) => Err(ServerError::Net(e.to_string())),
@@ -175,6 +238,8 @@ pub struct RegionServerHandle {
     tasks: Vec<JoinHandle<()>>,
     region_server: Arc<RegionServer>,
     lease: Arc<Lease>,
+    status: Option<StatusServer>,
+    stats_line: Option<JoinHandle<()>>,
 }
 
 /// Starts a region server that registers with the master at `master_url`.
@@ -208,6 +273,24 @@ pub async fn start_region_server(
     let svc = RegionServiceServer::new(RegionGrpc(rs.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let sources = StatusSources {
+        region_server: Some(RegionServerSource {
+            region_server: rs.clone(),
+            address: url.clone(),
+            config: config.clone(),
+            rate: Arc::new(RateTracker::default()),
+        }),
+        master: None,
+    };
+    let status_addr = config.server.status_listen;
+    // Before serving and registering: a taken port fails the start, and no region has
+    // been opened here yet, so there is nothing to close.
+    let status = status::start(status_addr, sources).await.map_err(|e| {
+        ServerError::Net(format!(
+            "cannot listen on server.status_listen {status_addr}: {e}"
+        ))
+    })?;
+    tracing::info!(url = %status.url(), "status pages and /metrics");
     let (stop, stopped) = watch::channel(false);
     let serve = serve(server_builder().add_service(svc), listener, stopped.clone());
     let start_code = SystemTime::now()
@@ -219,6 +302,7 @@ pub async fn start_region_server(
         address: url.clone(),
         start_code,
         interval: config.master.heartbeat_interval,
+        status_url: status.url(),
     };
     let tasks =
         heartbeat::spawn(rs.clone(), lease.clone(), settings, stopped).map_err(ServerError::Net)?;
@@ -229,8 +313,10 @@ pub async fn start_region_server(
         stop,
         serve,
         tasks,
+        stats_line: status::stats_line::spawn(rs.clone(), config.server.stats_interval),
         region_server: rs,
         lease,
+        status: Some(status),
     })
 }
 
@@ -255,15 +341,30 @@ impl RegionServerHandle {
         &self.lease
     }
 
+    /// The HTTP status port's URL (`/`, `/metrics`, `/status.json`).
+    pub fn status_url(&self) -> Option<String> {
+        self.status.as_ref().map(StatusServer::url)
+    }
+
     /// The status line printed at start.
     pub fn status_line(&self) -> String {
-        format!("strata regionserver listening on {}", self.url)
+        format!(
+            "strata regionserver listening on {}, status pages at {}/",
+            self.url,
+            self.status_url().unwrap_or_default()
+        )
     }
 
     /// Graceful shutdown: refuse new requests, stop heartbeating, let in-flight calls
     /// finish, flush and close every region. The master reassigns the regions once the
     /// server's heartbeats stop.
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
+        if let Some(t) = self.stats_line.take() {
+            t.abort();
+        }
+        if let Some(st) = self.status.take() {
+            st.shutdown().await;
+        }
         self.region_server.begin_shutdown();
         let _ = self.stop.send(true);
         for t in self.tasks.drain(..) {

@@ -291,6 +291,14 @@ impl ServerConfig {
             .map_err(|e| ConfigError(e.to_string()))
     }
 
+    /// True if `key` was given in the file or by `--set` (not left at its default).
+    pub fn is_set(&self, key: &str) -> bool {
+        matches!(
+            self.sources.get(key),
+            Some(ConfigSource::File | ConfigSource::Set)
+        )
+    }
+
     /// The configuration as one TOML tree (the `[server]` table merged).
     pub fn to_value(&self) -> Result<toml::Value, ConfigError> {
         let enc = |e: toml::ser::Error| ConfigError(format!("cannot encode config: {e}"));

@@ -11,6 +11,7 @@
 //! and at most [`MAX_CONCURRENT_REQUESTS`] are built at once; past that the port
 //! answers 503 at once.
 
+pub mod cluster_view;
 pub mod html;
 pub mod model;
 pub mod stats_line;
@@ -166,19 +167,23 @@ fn html(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
+fn views(s: &AppState) -> html::Views {
+    html::Views {
+        region_server: s.sources.region_server.is_some(),
+        master: s.sources.master.is_some(),
+    }
+}
+
 fn rs_html(s: &AppState) -> Option<String> {
     let src = s.sources.region_server.as_ref()?;
     let status =
         model::region_server_status(&src.region_server, &src.address, &src.config, &src.rate);
-    Some(html::region_server_page(
-        &status,
-        s.sources.master.is_some(),
-    ))
+    Some(html::region_server_page(&status, views(s)))
 }
 
 fn master_html(s: &AppState) -> Option<String> {
     let m = s.sources.master.as_ref()?;
-    Some(html::master_page(&m.master_status()))
+    Some(html::master_page(&m.master_status(), views(s)))
 }
 
 async fn index(State(state): State<Shared>) -> Response {
@@ -239,6 +244,39 @@ fn master_metrics(m: &model::MasterStatus) -> String {
         "Regions of enabled tables not open anywhere.",
         m.regions_in_transition.len(),
     );
+    w.single(
+        "strata_master_dead_servers",
+        "gauge",
+        "Region servers declared dead recently (the master remembers the last 32).",
+        m.dead_servers.len(),
+    );
+    // One series per live server: bounded by the cluster's size, as HBase's per-server
+    // master metrics are.
+    w.family(
+        "strata_master_server_heartbeat_age_seconds",
+        "gauge",
+        "Time since the master last heard from a live region server.",
+    );
+    for srv in &m.servers {
+        let age = srv.last_heartbeat_ms_ago as f64 / 1000.0;
+        w.sample(
+            "strata_master_server_heartbeat_age_seconds",
+            &[("server", &srv.address)],
+            age,
+        );
+    }
+    w.family(
+        "strata_master_server_regions",
+        "gauge",
+        "Regions the master assigns to a live region server.",
+    );
+    for srv in &m.servers {
+        w.sample(
+            "strata_master_server_regions",
+            &[("server", &srv.address)],
+            srv.regions,
+        );
+    }
     w.finish()
 }
 

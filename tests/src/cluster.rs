@@ -28,6 +28,7 @@ pub const FAST: &[&str] = &[
 pub struct Proc {
     child: Child,
     url: String,
+    status_url: Option<String>,
 }
 
 impl Proc {
@@ -49,12 +50,17 @@ impl Proc {
             let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
         let line = rx.recv_timeout(START_TIMEOUT).unwrap_or_default();
-        match line
+        // "... listening on http://a:p, ... status pages at http://a:q/"
+        let mut urls = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .map(|w| w.trim_end_matches(',').to_string())
-        {
-            Some(url) => Ok(Proc { child, url }),
+            .filter(|w| w.starts_with("http://"))
+            .map(|w| w.trim_end_matches(',').trim_end_matches('/').to_string());
+        match urls.next() {
+            Some(url) => Ok(Proc {
+                child,
+                url,
+                status_url: urls.next(),
+            }),
             None => {
                 let _ = child.kill();
                 let status = child.wait();
@@ -68,6 +74,11 @@ impl Proc {
     /// The URL it printed.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Its HTTP status port (`/`, `/metrics`, `/status.json`), as its status line says.
+    pub fn status_url(&self) -> Option<&str> {
+        self.status_url.as_deref()
     }
 
     /// Its process id.
@@ -127,6 +138,9 @@ fn common_args(kind: &str, root: &Path, listen: &str, sets: &[String]) -> Vec<St
         root.display().to_string(),
         "--log-level".into(),
         std::env::var("STRATA_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        // Every process of a test (and of tests running in parallel) its own port.
+        "--set".into(),
+        "server.status_listen=\"127.0.0.1:0\"".into(),
     ];
     for s in sets {
         args.push("--set".into());

@@ -10,6 +10,7 @@
 //! a fixed sleep standing in for a condition; each loop is bounded in count and time.
 
 pub mod binaries;
+pub mod browser;
 pub mod cluster;
 pub mod http;
 pub mod process;

@@ -69,3 +69,88 @@ async fn split_under_load_in_a_cluster_and_move_a_daughter() {
     assert_eq!(moved.server, other);
     assert!(missing_rows(&client, "t", &acked).await.is_empty());
 }
+
+/// Automatic split in a cluster: region servers report their regions' store sizes in
+/// heartbeats, and the master's split chore splits the region that passed
+/// `region.max_size` on the server hosting it. Every acknowledged row reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_past_max_size_splits_automatically_in_a_cluster() {
+    let mut sets = FAST.to_vec();
+    sets.extend([
+        "memstore.flush_size=\"64KiB\"",
+        "region.max_size=\"256KiB\"",
+        "region.split_check_interval=\"100ms\"",
+    ]);
+    let cluster = Cluster::start(2, &sets).await;
+    let client = cluster.client().await;
+    let admin = client.admin();
+    admin
+        .create_table(
+            TableDescriptor::new("auto").family(FamilyDescriptor::new("f")),
+            Vec::new(),
+        )
+        .await
+        .expect("create table");
+    wait_all_open(&client, "auto", None, Duration::from_secs(20)).await;
+
+    // 1 KiB values that lz4 cannot shrink much: 1,500 rows are ~1.5 MiB of files.
+    const WRITERS: usize = 4;
+    const ROWS_PER_WRITER: usize = 375;
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let t = client.table("auto");
+            tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for i in 0..ROWS_PER_WRITER {
+                    let key = strata_tests::cluster::spread_key(w, i);
+                    let value: String = (0..64u64)
+                        .map(|j| {
+                            let h = (i as u64 * 64 + j)
+                                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                                .wrapping_add(w as u64);
+                            format!("{:016x}", h)
+                        })
+                        .collect();
+                    t.put(strata_client::Put::new(key.clone()).add("f", "q", value.clone()))
+                        .await
+                        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+                    acked.push((key, value));
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked = std::collections::BTreeMap::new();
+    for t in tasks {
+        acked.extend(t.await.expect("writer"));
+    }
+    client.admin().flush("auto").await.expect("flush");
+    let regions = strata_tests::poll_until(Duration::from_secs(60), "an automatic split", || {
+        let admin = admin.clone();
+        async move {
+            let d = admin.describe_table("auto").await.ok()?;
+            (d.regions.len() >= 2).then_some(d.regions)
+        }
+    })
+    .await;
+    assert!(regions.len() >= 2, "{regions:?}");
+    wait_all_open(&client, "auto", None, Duration::from_secs(20)).await;
+    let rows = scan_rows(&client.table("auto"), Scan::new())
+        .await
+        .expect("scan");
+    let scanned: std::collections::BTreeMap<String, String> = rows
+        .iter()
+        .map(|r| {
+            let v = r.value("f", "q").expect("the column");
+            (
+                String::from_utf8_lossy(&r.row).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), scanned.len(), "no row twice");
+    assert!(
+        scanned == acked,
+        "every acknowledged row reads back with its value"
+    );
+}

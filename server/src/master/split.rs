@@ -375,7 +375,7 @@ impl Master {
             me.servers
                 .entries()
                 .into_iter()
-                .flat_map(|(_, e)| e.host.region_sizes())
+                .flat_map(|(_, e)| reported_sizes(&e))
                 .collect::<Vec<_>>()
         })
         .await
@@ -422,6 +422,26 @@ impl Master {
             }
         })
     }
+}
+
+/// The store sizes of a server's regions: asked directly of an in-process host
+/// (standalone), else taken from its last heartbeat (cluster; at most one heartbeat
+/// interval old, which only delays a split by that much).
+fn reported_sizes(e: &super::membership::ServerEntry) -> Vec<RegionSize> {
+    let direct = e.host.region_sizes();
+    if !direct.is_empty() {
+        return direct;
+    }
+    e.load
+        .region_loads
+        .iter()
+        .map(|r| RegionSize {
+            table: r.table.clone(),
+            region_id: r.region_id.clone(),
+            store_file_bytes: r.store_file_bytes,
+            has_references: r.has_references,
+        })
+        .collect()
 }
 
 /// True if the table directory above a region directory exists.

@@ -11,6 +11,7 @@
 //! keeps them where they are.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use strata_proto::v1 as pb;
@@ -20,6 +21,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::RegionServer;
 use super::lease::Lease;
+use crate::metrics::prometheus::process_rss_bytes;
 
 /// How a region server reaches its master.
 #[derive(Clone, Debug)]
@@ -33,6 +35,8 @@ pub struct HeartbeatSettings {
     pub start_code: u64,
     /// `master.heartbeat_interval`.
     pub interval: Duration,
+    /// This server's HTTP status port (shown and linked on the master's page).
+    pub status_url: String,
 }
 
 /// Shortest watchdog sleep, so a lease that is not granted does not spin.
@@ -61,15 +65,54 @@ pub fn spawn(
     Ok(vec![beat, dog])
 }
 
-fn load(rs: &RegionServer) -> pb::ServerLoad {
-    let cache = rs.engine().block_cache_stats();
+/// Most regions whose figures one heartbeat carries (about 100 bytes each); a server
+/// with more reports the first ones in (table, region id) order and counts the rest
+/// only in `ServerLoad.regions`.
+pub const MAX_REGION_LOADS: usize = 10_000;
+
+/// The figures a heartbeat carries. Takes only short locks (region snapshots and
+/// counters), so it runs on the heartbeat task itself: a busy blocking pool must not
+/// delay a heartbeat and, with it, the lease.
+pub(crate) fn load(rs: &RegionServer, status_url: &str) -> pb::ServerLoad {
+    let engine = rs.engine();
+    let cache = engine.block_cache_stats();
+    let mut regions = rs.online_regions();
+    regions.sort_by(|a, b| {
+        let (a, b) = (a.region.descriptor(), b.region.descriptor());
+        (&a.table, &a.region_id).cmp(&(&b.table, &b.region_id))
+    });
+    let region_loads = regions
+        .iter()
+        .take(MAX_REGION_LOADS)
+        .map(|o| {
+            let d = o.region.descriptor();
+            let s = o.region.status();
+            pb::RegionLoad {
+                table: d.table.clone(),
+                region_id: d.region_id.clone(),
+                memstore_bytes: s.memstore_bytes,
+                store_files: s.store_files.values().sum::<usize>() as u64,
+                store_file_bytes: s.store_file_bytes,
+                has_references: o.region.has_references(),
+                reads: o.counters.reads.load(Ordering::Relaxed),
+                writes: o.counters.writes.load(Ordering::Relaxed),
+                last_major_compaction_ms: s.last_major_compaction_ms.unwrap_or(0),
+            }
+        })
+        .collect();
     pb::ServerLoad {
         requests: rs.request_count(),
-        memstore_bytes: rs.engine().memory_stats().global_memstore_bytes,
+        memstore_bytes: engine.memory_stats().global_memstore_bytes,
         block_cache_bytes: cache.size_bytes,
         block_cache_hits: cache.hits,
         block_cache_misses: cache.misses,
-        regions: rs.online_count() as u64,
+        regions: regions.len() as u64,
+        rss_bytes: process_rss_bytes().unwrap_or(0),
+        memory_limit_bytes: engine.options().server.memory_limit.0,
+        status_url: status_url.to_string(),
+        region_loads,
+        block_cache_capacity_bytes: cache.capacity_bytes,
+        compaction_queued: engine.compaction_stats().queued,
     }
 }
 
@@ -94,7 +137,7 @@ async fn heartbeat_loop(
             let mut req = tonic::Request::new(pb::HeartbeatRequest {
                 address: s.address.clone(),
                 start_code: s.start_code,
-                load: Some(load(&rs)),
+                load: Some(load(&rs, &s.status_url)),
             });
             req.set_timeout(s.interval);
             match master.heartbeat(req).await {

@@ -105,15 +105,29 @@ impl Table<'_> {
     }
 }
 
-fn page(title: &str, nav_master: bool, body: &str) -> String {
-    let master_link = if nav_master {
+/// Which views this process serves (the navigation links to those only).
+#[derive(Clone, Copy, Debug)]
+pub struct Views {
+    /// A region server page at `/rs` (and `/`).
+    pub region_server: bool,
+    /// A master page at `/master`.
+    pub master: bool,
+}
+
+fn page(title: &str, views: Views, body: &str) -> String {
+    let rs_link = if views.region_server {
+        "<a href=\"/rs\">Region server</a>"
+    } else {
+        ""
+    };
+    let master_link = if views.master {
         "<a href=\"/master\">Master</a>"
     } else {
         ""
     };
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{STYLE}</style></head><body><nav><a href=\"/\">Region server</a>{master_link}\
+         <style>{STYLE}</style></head><body><nav>{rs_link}{master_link}\
          <a href=\"/metrics\">Metrics</a><a href=\"/status.json\">JSON</a></nav>\
          <h1>{t}</h1>{body}<p><small>Figures as of page load; reload to refresh.</small></p>\
          </body></html>",
@@ -122,7 +136,7 @@ fn page(title: &str, nav_master: bool, body: &str) -> String {
 }
 
 /// The region server page.
-pub fn region_server_page(s: &RegionServerStatus, has_master: bool) -> String {
+pub fn region_server_page(s: &RegionServerStatus, views: Views) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
@@ -270,7 +284,7 @@ pub fn region_server_page(s: &RegionServerStatus, has_master: bool) -> String {
             .collect(),
     }
     .write(&mut b);
-    page("Strata region server", has_master, &b)
+    page("Strata region server", views, &b)
 }
 
 fn us(v: u64) -> String {
@@ -320,7 +334,7 @@ fn slow_table(entries: &[SlowEntry], b: &mut String) {
 }
 
 /// The master page.
-pub fn master_page(s: &MasterStatus) -> String {
+pub fn master_page(s: &MasterStatus, views: Views) -> String {
     let mut b = String::new();
     b.push_str("<h2>Region servers</h2>");
     Table {
@@ -339,8 +353,12 @@ pub fn master_page(s: &MasterStatus) -> String {
             .servers
             .iter()
             .map(|r| {
+                let address = match &r.status_url {
+                    Some(u) => format!("<a href=\"{}/\">{}</a>", escape(u), escape(&r.address)),
+                    None => escape(&r.address),
+                };
                 vec![
-                    escape(&r.address),
+                    address,
                     format!("#{}", r.regions),
                     format!("#{:.1}", r.requests_per_sec),
                     format!("#{}", r.rss_bytes.map_or_else(|| "?".into(), bytes)),
@@ -422,7 +440,14 @@ pub fn master_page(s: &MasterStatus) -> String {
             .collect(),
     }
     .write(&mut b);
-    page("Strata master", true, &b)
+    b.push_str("<h2>Dead servers</h2>");
+    Table {
+        id: "dead-servers",
+        headers: &["Address"],
+        rows: s.dead_servers.iter().map(|a| vec![escape(a)]).collect(),
+    }
+    .write(&mut b);
+    page("Strata master", views, &b)
 }
 
 #[cfg(test)]

@@ -168,6 +168,8 @@ pub struct ServerRow {
     pub block_cache_bytes: u64,
     /// Age of its last heartbeat, ms (0 for the local server of standalone mode).
     pub last_heartbeat_ms_ago: u64,
+    /// Its own status page, when it runs on another process.
+    pub status_url: Option<String>,
 }
 
 /// A region as the master sees it.
@@ -224,10 +226,13 @@ pub struct MasterStatus {
     pub tables: Vec<TableRow>,
     /// Regions in transition.
     pub regions_in_transition: Vec<TransitionRow>,
+    /// Servers declared dead recently (missed heartbeats), oldest first.
+    pub dead_servers: Vec<String>,
 }
 
-/// The source of the master page: standalone's catalog + local server today, a
-/// cluster master's membership later.
+/// The source of the master page: standalone's catalog and local server
+/// ([`LocalMasterView`]), or a cluster master's catalog and membership
+/// ([`super::cluster_view::ClusterMasterView`]).
 pub trait MasterView: Send + Sync {
     /// The current view (may take short locks; called off the async workers).
     fn master_status(&self) -> MasterStatus;
@@ -414,6 +419,7 @@ impl MasterView for LocalMasterView {
             memstore_bytes: e.memory_stats().global_memstore_bytes,
             block_cache_bytes: e.block_cache_stats().size_bytes,
             last_heartbeat_ms_ago: 0,
+            status_url: None,
         };
         let mut tables = Vec::new();
         let mut transitions = Vec::new();
@@ -469,6 +475,7 @@ impl MasterView for LocalMasterView {
             servers: vec![server],
             tables,
             regions_in_transition: transitions,
+            dead_servers: Vec::new(),
         }
     }
 }
