@@ -19,6 +19,7 @@ mod observe;
 mod scan;
 mod service;
 mod split;
+mod write;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -376,3 +376,83 @@ async fn table_lifecycle() {
     );
     t.handle.shutdown().await.unwrap();
 }
+
+/// A MultiMutate whose items mix fast-path writes with one that must run on the
+/// blocking pool (a Delete of the latest version reads first) on the same row, with
+/// fsync durability: no item waits on the batch itself, each sees the ones before it,
+/// and a second batch of 200 rows is acknowledged after group commits.
+#[tokio::test]
+async fn multi_mutate_mixes_fast_and_deferred_items_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = start_in(dir.path(), |_| {}, Default::default()).await;
+    create_table(&mut t.master, "t", &["f"], &[]).await;
+    let r = locate(&mut t.master, "t", "a").await;
+    let delete_latest = pb::Mutation {
+        op: Some(pb::mutation::Op::Delete(pb::Delete {
+            family: b("f"),
+            qualifier: b("q"),
+            timestamp: None,
+        })),
+    };
+    let fsync = |mut m: pb::MutateRequest| {
+        m.durability = pb::Durability::Fsync as i32;
+        m
+    };
+    let items = vec![
+        fsync(mutate_req(&r, "row", vec![put("f", "q", "v1")])),
+        fsync(mutate_req(&r, "row", vec![delete_latest])),
+        fsync(mutate_req(&r, "row", vec![put("f", "q2", "v2")])),
+        fsync(mutate_req(&r, "other", vec![put("f", "q", "x")])),
+    ];
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        t.region
+            .multi_mutate(pb::MultiMutateRequest { mutations: items }),
+    )
+    .await
+    .expect("the batch never waits on itself")
+    .unwrap()
+    .into_inner();
+    assert!(
+        resp.statuses.iter().all(|s| s.code == 0),
+        "{:?}",
+        resp.statuses
+    );
+    assert_eq!(
+        get_value(&mut t, "t", "row", "f", "q").await,
+        None,
+        "deleted"
+    );
+    assert_eq!(
+        get_value(&mut t, "t", "row", "f", "q2").await.as_deref(),
+        Some("v2")
+    );
+    assert_eq!(
+        get_value(&mut t, "t", "other", "f", "q").await.as_deref(),
+        Some("x")
+    );
+
+    let many: Vec<_> = (0..200)
+        .map(|i| {
+            fsync(mutate_req(
+                &r,
+                &format!("m{i:03}"),
+                vec![put("f", "q", &i.to_string())],
+            ))
+        })
+        .collect();
+    let resp = t
+        .region
+        .multi_mutate(pb::MultiMutateRequest { mutations: many })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(resp.statuses.iter().all(|s| s.code == 0));
+    for i in [0, 77, 199] {
+        assert_eq!(
+            get_value(&mut t, "t", &format!("m{i:03}"), "f", "q").await,
+            Some(i.to_string())
+        );
+    }
+    t.handle.shutdown().await.unwrap();
+}

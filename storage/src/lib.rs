@@ -54,6 +54,6 @@ pub use mutation::{Mutation, RowMutation};
 pub use options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 pub use query::{Get, Row, Scan, TimeRange};
 pub use region::{
-    Check, CompareOp, Region, RegionDescriptor, RegionStatus, Scanner, SplitMarker, SplitResult,
-    SplitState,
+    Check, CompareOp, PendingWrite, Region, RegionDescriptor, RegionStatus, Scanner, SplitMarker,
+    SplitResult, SplitState,
 };

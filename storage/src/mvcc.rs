@@ -11,8 +11,13 @@
 //! Invariant: `read_point` = largest `s` such that every id `<= s` has completed.
 //! Thread safety: one mutex guards the pending queue; `read_point` is an atomic that is
 //! only written under that mutex and read lock-free by readers (Acquire/Release).
+//! Waiting for visibility: threads block in [`Mvcc::wait_for`]; async writers register a
+//! `Waker` with [`Mvcc::poll_visible`]. Both are woken by the `complete` that advances
+//! the read point past their id, and both check and register under the same mutex, so
+//! no wake-up is lost.
 
 use std::collections::VecDeque;
+use std::task::{Poll, Waker};
 
 use crate::sync::{AtomicU64, Condvar, Mutex, Ordering, lock, wait};
 
@@ -24,6 +29,9 @@ struct Pending {
     done: VecDeque<bool>,
     /// Next id to hand out.
     next: u64,
+    /// Async writers waiting until the read point reaches their id (at most one entry
+    /// per id: a writer polled again replaces its waker).
+    wakers: Vec<(u64, Waker)>,
 }
 
 /// Sequence ids and the read point of one region.
@@ -43,6 +51,7 @@ impl Mvcc {
                 first: last_seq + 1,
                 done: VecDeque::new(),
                 next: last_seq + 1,
+                wakers: Vec::new(),
             }),
             advanced: Condvar::new(),
         }
@@ -81,10 +90,43 @@ impl Mvcc {
             advanced = true;
         }
         if advanced {
-            self.read_point.store(p.first - 1, Ordering::Release);
+            let visible = p.first - 1;
+            self.read_point.store(visible, Ordering::Release);
+            let mut ready = Vec::new();
+            if !p.wakers.is_empty() {
+                let (now, later) = std::mem::take(&mut p.wakers)
+                    .into_iter()
+                    .partition(|(s, _)| *s <= visible);
+                p.wakers = later;
+                ready = now;
+            }
             drop(p);
             self.advanced.notify_all();
+            for (_, w) in ready {
+                w.wake();
+            }
         }
+    }
+
+    /// `Ready` once the read point has reached `seq`; otherwise registers `waker`, which
+    /// the `complete` that gets it there wakes.
+    pub(crate) fn poll_visible(&self, seq: u64, waker: &Waker) -> Poll<()> {
+        if self.read_point() >= seq {
+            return Poll::Ready(());
+        }
+        let mut p = lock(&self.pending);
+        if p.first > seq {
+            return Poll::Ready(());
+        }
+        match p.wakers.iter_mut().find(|(s, _)| *s == seq) {
+            Some((_, w)) => {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+            }
+            None => p.wakers.push((seq, waker.clone())),
+        }
+        Poll::Pending
     }
 
     /// Entries with seq `<=` this are visible.
@@ -120,6 +162,33 @@ mod tests {
         m.complete(a);
         assert_eq!(m.read_point(), 12);
         assert_eq!(m.last_assigned(), 12);
+    }
+
+    #[test]
+    fn poll_visible_wakes_when_the_gap_closes() {
+        use std::sync::atomic::{AtomicUsize, Ordering as O};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, O::SeqCst);
+            }
+        }
+        let m = Mvcc::new(0);
+        let (a, b) = (m.begin(), m.begin());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        m.complete(b);
+        assert!(m.poll_visible(b, &waker).is_pending(), "a is still pending");
+        assert!(
+            m.poll_visible(b, &waker).is_pending(),
+            "polled twice: one entry"
+        );
+        assert_eq!(count.0.load(O::SeqCst), 0);
+        m.complete(a);
+        assert_eq!(count.0.load(O::SeqCst), 1, "woken once by the completion");
+        assert!(m.poll_visible(b, &waker).is_ready());
+        assert!(lock(&m.pending).wakers.is_empty());
     }
 
     #[test]
@@ -175,6 +244,32 @@ mod loom_tests {
                 w.join().unwrap();
             }
             assert_eq!(m.read_point(), 2);
+        });
+    }
+
+    /// An async writer that polls while its id completes on another thread is either
+    /// ready at once or woken: the wake-up is never lost.
+    #[test]
+    fn poll_visible_never_loses_a_wake_up() {
+        struct Flag(AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        loom::model(|| {
+            let m = Arc::new(Mvcc::new(0));
+            let s = m.begin();
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let m2 = m.clone();
+            let t = loom::thread::spawn(move || m2.complete(s));
+            let ready = m.poll_visible(s, &waker).is_ready();
+            t.join().unwrap();
+            assert!(
+                ready || flag.0.load(Ordering::SeqCst),
+                "a registered waiter was never woken"
+            );
         });
     }
 

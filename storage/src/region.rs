@@ -15,6 +15,7 @@ mod compact;
 mod descriptor;
 mod flush;
 mod open;
+mod pending_write;
 mod read;
 pub mod split;
 mod write;
@@ -28,6 +29,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 pub use descriptor::{DESCRIPTOR_FILE, RegionDescriptor};
+pub use pending_write::PendingWrite;
 pub use read::Scanner;
 pub use split::{SplitMarker, SplitResult, SplitState};
 pub use write::{Check, CompareOp};
@@ -43,6 +45,10 @@ use crate::wal::Wal;
 
 /// Row lock stripes per region: enough that unrelated rows rarely share one.
 const ROW_LOCK_STRIPES: usize = 256;
+
+fn row_stripe(row: &[u8]) -> usize {
+    crc32c::crc32c(row) as usize % ROW_LOCK_STRIPES
+}
 
 /// One store's live data.
 #[derive(Clone, Debug)]
@@ -286,8 +292,13 @@ impl Region {
     }
 
     pub(crate) fn row_lock(&self, row: &[u8]) -> MutexGuard<'_, ()> {
-        let stripe = crc32c::crc32c(row) as usize % ROW_LOCK_STRIPES;
-        self.row_locks[stripe].lock()
+        self.row_locks[row_stripe(row)].lock()
+    }
+
+    /// The row's lock if it is free now (writers to a row hold it only briefly, but
+    /// increments read under it, so an async caller does not wait for it).
+    pub(crate) fn try_row_lock(&self, row: &[u8]) -> Option<MutexGuard<'_, ()>> {
+        self.row_locks[row_stripe(row)].try_lock()
     }
 
     pub(crate) fn check_row(&self, row: &[u8]) -> Result<()> {

@@ -54,7 +54,7 @@
 mod reader;
 mod record;
 mod segment;
-mod writer;
+pub(crate) mod writer;
 
 pub use reader::{ReplayOutcome, replay};
 pub use record::{

@@ -113,8 +113,11 @@ async fn stalled_server_fences_itself_and_acknowledges_nothing_late() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let stopped_at = Instant::now();
+    // From when the signal is delivered (`kill` has returned): a probe sent while the
+    // `kill` process was still starting may be answered by a server that is running
+    // normally, with its lease intact.
     cluster.servers[0].as_ref().unwrap().signal("STOP");
+    let stopped_at = Instant::now();
     // Past the timeout: the master declares it dead and tries to reassign its regions
     // (their opens fail while the frozen server still holds the directory locks).
     let admin = client.admin();

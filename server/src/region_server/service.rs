@@ -29,7 +29,7 @@ pub const MAX_BATCH_ITEMS: usize = 10_000;
 #[derive(Clone, Debug)]
 pub struct RegionGrpc(pub Arc<RegionServer>);
 
-fn check_batch(n: usize) -> Result<(), Status> {
+pub(super) fn check_batch(n: usize) -> Result<(), Status> {
     if n > MAX_BATCH_ITEMS {
         return Err(invalid(format!(
             "batch has {n} items, over the limit MAX_BATCH_ITEMS = {MAX_BATCH_ITEMS}"
@@ -50,7 +50,7 @@ fn item_status(r: Result<(), Status>) -> ItemStatus {
 
 /// Items of a batch answered on the runtime thread before the rest goes to the
 /// blocking pool: bounds the time one request holds an async worker.
-const MAX_INLINE_ITEMS: usize = 32;
+pub(super) const MAX_INLINE_ITEMS: usize = 32;
 
 /// A decoded get request: the engine's query and the filter to apply to its row.
 struct PreparedGet {
@@ -148,12 +148,6 @@ impl PendingGet {
     }
 }
 
-fn mutate_one(region: &Region, req: pb::MutateRequest) -> Result<(), Status> {
-    let m = row_mutation(req.row, req.mutations)?;
-    let d = durability(req.durability)?;
-    storage(region.mutate(&m, d)).map(drop)
-}
-
 impl RegionServer {
     /// Runs `f` on the request's region with an admission slot, and records the
     /// request (metrics, slow log; `row` names it there).
@@ -247,23 +241,7 @@ impl RegionServer {
         }
     }
 
-    /// Runs `f` over a batch on the blocking pool with one admission slot.
-    async fn batch<I, T, F>(
-        self: &Arc<Self>,
-        rpc: Rpc,
-        items: Vec<I>,
-        f: F,
-    ) -> Result<Vec<T>, Status>
-    where
-        I: Send + 'static,
-        T: Send + 'static,
-        F: Fn(&RegionServer, I) -> T + Send + 'static,
-    {
-        self.batch_inline(rpc, items, |_, i| Err(Box::new(i)), f)
-            .await
-    }
-
-    /// As [`RegionServer::batch`], but answers items with `inline` on the runtime
+    /// Runs a batch with one admission slot: answers items with `inline` on the runtime
     /// thread, in order, until one needs the blocking pool (`Err(item)`) or
     /// [`MAX_INLINE_ITEMS`] are done; that item and the rest then run through `f` on the
     /// blocking pool in one hop.
@@ -431,10 +409,10 @@ impl RegionService for RegionGrpc {
     ) -> Result<Response<pb::MutateResponse>, Status> {
         let req = req.into_inner();
         let (region, key) = (req.region.clone(), req.row.clone());
+        let m =
+            durability(req.durability).and_then(|d| Ok((row_mutation(req.row, req.mutations)?, d)));
         self.0
-            .unary(Rpc::Mutate, region.as_ref(), &key, move |r| {
-                mutate_one(r, req)
-            })
+            .unary_mutate(Rpc::Mutate, region.as_ref(), &key, m)
             .await?;
         Ok(Response::new(pb::MutateResponse {}))
     }
@@ -446,11 +424,11 @@ impl RegionService for RegionGrpc {
         let items = req.into_inner().mutations;
         let statuses = self
             .0
-            .batch(Rpc::MultiMutate, items, |rs, m| {
-                let region = m.region.clone();
-                item_status(rs.item(Rpc::MultiMutate, region.as_ref(), |r| mutate_one(r, m)))
-            })
-            .await?;
+            .multi_mutate(items)
+            .await?
+            .into_iter()
+            .map(item_status)
+            .collect();
         Ok(Response::new(pb::MultiMutateResponse { statuses }))
     }
 

@@ -219,9 +219,14 @@ impl Region {
             .map(|c| (c.value, c.timestamp)))
     }
 
-    fn check_mutation(&self, m: &RowMutation) -> Result<()> {
+    pub(super) fn check_mutation(&self, m: &RowMutation) -> Result<()> {
         self.check_open()?;
         self.admit_write()?;
+        self.validate_request(m)
+    }
+
+    /// The checks of [`Self::check_mutation`] that never wait: input, limits, families.
+    pub(super) fn validate_request(&self, m: &RowMutation) -> Result<()> {
         mutation::validate_mutation(m, self.engine.opts.limits.max_value_bytes)?;
         self.check_row(&m.row)?;
         let st = self.snapshot();
@@ -263,7 +268,7 @@ impl Region {
     }
 
     /// Turns operations into cells with concrete timestamps (row lock held).
-    fn resolve(&self, m: &RowMutation) -> Result<Vec<ResolvedCell>> {
+    pub(super) fn resolve(&self, m: &RowMutation) -> Result<Vec<ResolvedCell>> {
         let now = self.engine.clock.now_ms();
         let mut cells = Vec::with_capacity(m.ops.len());
         let marker = |family: &Bytes, qualifier: &Bytes, ts: u64, kind| ResolvedCell {
@@ -351,19 +356,7 @@ impl Region {
         let durability = durability.unwrap_or(self.engine.opts.wal.durability);
         // Checked here too because increment and append grow values after the request
         // was checked; a refused write must not reach the WAL (or fail the region).
-        let size: usize = cells
-            .iter()
-            .map(|c| c.family.len() + c.qualifier.len() + c.value.len() + 24)
-            .sum();
-        let limit = self.engine.opts.limits.max_mutation_bytes;
-        if size + row.len() > limit {
-            return Err(Error::LimitExceeded {
-                what: "row mutation",
-                limit_name: "max_mutation_bytes",
-                limit: limit as u64,
-                actual: (size + row.len()) as u64,
-            });
-        }
+        self.check_cells_size(row, &cells)?;
         let payload =
             (durability != Durability::Skip).then(|| mutation::encode_payload(row, &cells));
         let seq = {
@@ -425,12 +418,20 @@ impl Region {
     /// `flush_size x block_multiplier` or the process is at `memstore.global_high`,
     /// asking for flushes meanwhile; after `memstore.stall_timeout` it gives up with a
     /// retryable `WriteStall` that names the limit.
+    /// True if a write may go ahead without waiting for memstore room (below both the
+    /// region's blocking size and `memstore.global_high`).
+    pub(super) fn memstore_has_room(&self) -> bool {
+        let opts = &self.engine.opts;
+        self.memstore_bytes() < opts.region_block_bytes()
+            && self.engine.memory.global_bytes() < opts.global_high_bytes()
+    }
+
     fn admit_write(&self) -> Result<()> {
         let opts = &self.engine.opts;
         let memory = &self.engine.memory;
         let region_limit = opts.region_block_bytes();
         let high = opts.global_high_bytes();
-        if self.memstore_bytes() < region_limit && memory.global_bytes() < high {
+        if self.memstore_has_room() {
             return Ok(());
         }
         let started = Instant::now();

@@ -5,12 +5,15 @@
 //! buffer out (appends continue into a fresh one), writes the whole batch, fsyncs if
 //! asked, publishes the new written/durable seq and wakes every waiter; the others are
 //! *followers* waiting on a condvar. One fsync thus covers every record appended before
-//! the leader took the buffer. See the `wal` module doc for the invariants.
+//! the leader took the buffer. Async callers ([`Wal::poll_sync`]) register a `Waker`
+//! instead of waiting, and the syncer thread leads their batch; every leader wakes the
+//! waiters its batch satisfied. See the `wal` module doc for the invariants.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -125,6 +128,43 @@ struct State {
     closed: bool,
     /// Segments no longer written, in seq order, until `mark_flushed` deletes them.
     sealed: Vec<SegmentInfo>,
+    /// Async callers of [`Wal::poll_sync`] waiting for their record (bounded by the
+    /// writes in flight: one entry per pending record).
+    waiters: Vec<SyncWaiter>,
+    /// An async caller wants a batch led: the syncer thread leads it.
+    sync_wanted: bool,
+}
+
+/// An async caller of [`Wal::poll_sync`] waiting for `seq` to be written (`fsync`
+/// false) or fsynced.
+struct SyncWaiter {
+    seq: u64,
+    fsync: bool,
+    waker: Waker,
+}
+
+impl State {
+    fn satisfied(&self, seq: u64, fsync: bool) -> bool {
+        self.durable_seq >= seq || (!fsync && self.written_seq >= seq && self.failure.is_none())
+    }
+
+    /// Wakes the async waiters whose record is now as durable as they asked, and all of
+    /// them once the WAL has failed or closed (their next poll reports it).
+    fn wake_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let all = self.failure.is_some() || self.closed;
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let w = &self.waiters[i];
+            if all || self.satisfied(w.seq, w.fsync) {
+                self.waiters.swap_remove(i).waker.wake();
+            } else {
+                i += 1;
+            }
+        }
+    }
 }
 
 /// A remembered I/O failure (`io::Error` is not `Clone`).
@@ -235,6 +275,8 @@ impl Wal {
                 failure: None,
                 closed: false,
                 sealed,
+                waiters: Vec::new(),
+                sync_wanted: false,
             }),
             done: Condvar::new(),
             tick: Condvar::new(),
@@ -319,7 +361,7 @@ impl Wal {
             )));
         }
         loop {
-            if st.durable_seq >= seq || (!fsync && st.written_seq >= seq && st.failure.is_none()) {
+            if st.satisfied(seq, fsync) {
                 return Ok(());
             }
             inner.check_open(&st)?;
@@ -329,6 +371,66 @@ impl Wal {
                 inner.lead(&mut st, if fsync { Want::FSYNC } else { Want::WRITE })?;
             }
         }
+    }
+
+    /// The non-blocking form of [`Wal::sync`] for async callers: `Ready` once record
+    /// `seq` is as durable as `durability` asks (or with the WAL's failure); otherwise
+    /// registers `waker` and has the WAL's syncer thread lead a batch, so concurrent
+    /// async writers share one write and fsync (group commit) without a thread each.
+    /// Blocking [`Wal::sync`] callers and async ones join the same batches.
+    pub fn poll_sync(&self, seq: u64, durability: Durability, waker: &Waker) -> Poll<Result<()>> {
+        let fsync = match durability {
+            Durability::Skip => return Poll::Ready(Ok(())),
+            Durability::Async => return Poll::Ready(self.ensure_syncer()),
+            Durability::Flush => false,
+            Durability::Fsync => true,
+        };
+        // Started before `state` is locked (it locks `syncer`, then `state`).
+        if let Err(e) = self.ensure_syncer() {
+            return Poll::Ready(Err(e));
+        }
+        let inner = &*self.inner;
+        let mut st = inner.state.lock();
+        if seq > st.last_appended {
+            return Poll::Ready(Err(Error::InvalidArgument(format!(
+                "WAL sync of seq {seq}, but the last appended seq is {}",
+                st.last_appended
+            ))));
+        }
+        if st.satisfied(seq, fsync) {
+            return Poll::Ready(Ok(()));
+        }
+        if let Err(e) = inner.check_open(&st) {
+            return Poll::Ready(Err(e));
+        }
+        match st.waiters.iter_mut().find(|w| w.seq == seq) {
+            Some(w) => {
+                w.fsync |= fsync;
+                if !w.waker.will_wake(waker) {
+                    w.waker = waker.clone();
+                }
+            }
+            None => st.waiters.push(SyncWaiter {
+                seq,
+                fsync,
+                waker: waker.clone(),
+            }),
+        }
+        if !st.sync_wanted {
+            st.sync_wanted = true;
+            inner.tick.notify_all();
+        }
+        Poll::Pending
+    }
+
+    /// True if appending `record_len` more bytes would wait for the buffer to drain
+    /// (`max_pending_bytes`). Appends happen under the region's write lock, so for a
+    /// caller holding it the answer only changes from true to false.
+    pub fn append_would_wait(&self, payload_len: usize) -> bool {
+        let st = self.inner.state.lock();
+        let pending = st.buf.len() + st.inflight_bytes;
+        pending != 0
+            && (pending + RECORD_OVERHEAD + payload_len) as u64 > self.inner.opts.max_pending_bytes
     }
 
     /// Highest seq known fsynced.
@@ -407,6 +509,7 @@ impl Wal {
                 }
             };
             st.closed = true;
+            st.wake_waiters();
             result
         };
         inner.tick.notify_all();
@@ -502,6 +605,7 @@ impl Inner {
                 Err(e)
             }
         };
+        st.wake_waiters();
         self.done.notify_all();
         result
     }
@@ -551,24 +655,49 @@ impl Inner {
         Ok(())
     }
 
-    /// The async syncer: every `async_sync_interval`, makes everything appended durable.
-    /// Exits when the WAL is closed (or dropped, which closes it) or has failed.
+    /// The syncer thread: every `async_sync_interval`, makes everything appended durable
+    /// (`Durability::Async`), and leads a batch at once whenever an async
+    /// [`Wal::poll_sync`] caller asks (`sync_wanted`); records appended while a batch is
+    /// being written go in the next one. Exits when the WAL is closed (or dropped, which
+    /// closes it) or has failed.
     fn run_syncer(&self) {
+        let interval = self.opts.async_sync_interval;
         let mut st = self.state.lock();
+        let mut next_periodic = Instant::now() + interval;
         loop {
-            let deadline = Instant::now() + self.opts.async_sync_interval;
-            while !st.closed && st.failure.is_none() && Instant::now() < deadline {
-                self.tick.wait_until(&mut st, deadline);
+            while !st.closed
+                && st.failure.is_none()
+                && !st.sync_wanted
+                && Instant::now() < next_periodic
+            {
+                self.tick.wait_until(&mut st, next_periodic);
             }
             while st.leader_active {
                 self.done.wait(&mut st);
             }
             if st.closed || st.failure.is_some() {
+                st.wake_waiters();
                 return;
             }
-            if st.durable_seq < st.last_appended {
-                // A failure is recorded in `st.failure`; the next iteration exits.
+            st.sync_wanted = false;
+            let now = Instant::now();
+            let periodic = now >= next_periodic;
+            if periodic {
+                next_periodic = now + interval;
+            }
+            let need_fsync = periodic
+                || st
+                    .waiters
+                    .iter()
+                    .any(|w| w.fsync && !st.satisfied(w.seq, true));
+            let need_write = st.waiters.iter().any(|w| !st.satisfied(w.seq, false));
+            // A failure is recorded in `st.failure`; the next iteration exits.
+            if need_fsync && st.durable_seq < st.last_appended {
                 let _ = self.lead(&mut st, Want::FSYNC);
+            } else if need_write && st.written_seq < st.last_appended {
+                let _ = self.lead(&mut st, Want::WRITE);
+            } else {
+                st.wake_waiters();
             }
         }
     }
