@@ -206,10 +206,18 @@ impl RegionCounters {
     /// Counts one single-region request and its latency.
     pub fn observe(&self, rpc: Rpc, latency: Duration) {
         self.count(rpc);
+        self.table.observe_latency(rpc, latency);
+    }
+}
+
+impl TableStats {
+    /// Records the latency of a request of `rpc` that touched this table (a batch's
+    /// whole duration, once per table it touched).
+    pub fn observe_latency(&self, rpc: Rpc, latency: Duration) {
         if rpc.is_read() {
-            self.table.read_latency.observe(latency);
+            self.read_latency.observe(latency);
         } else if rpc.is_write() {
-            self.table.write_latency.observe(latency);
+            self.write_latency.observe(latency);
         }
     }
 }

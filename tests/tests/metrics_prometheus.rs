@@ -111,6 +111,45 @@ async fn metrics_parse_and_follow_a_known_workload() {
         ),
         located
     );
+    // Batches: their items count per table, their latency once per table they touched.
+    let rows = t
+        .multi_get((0..5).map(|i| Get::new(format!("row-{i:02}"))).collect())
+        .await
+        .expect("multi_get");
+    assert!(rows.iter().all(Option::is_some));
+    let results = t
+        .batch(
+            (0..4)
+                .map(|i| Put::new(format!("batch-{i}")).add("f", "q", "v"))
+                .collect(),
+        )
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let m2 = scrape(&server).await;
+    let writes = [("table", TABLE), ("kind", "write")];
+    assert_eq!(delta(&m1, &m2, "strata_table_requests_total", &reads), 5.0);
+    assert_eq!(
+        delta(
+            &m1,
+            &m2,
+            "strata_table_request_duration_seconds_count",
+            &reads
+        ),
+        1.0,
+        "one MultiGet"
+    );
+    assert_eq!(delta(&m1, &m2, "strata_table_requests_total", &writes), 4.0);
+    assert_eq!(
+        delta(
+            &m1,
+            &m2,
+            "strata_table_request_duration_seconds_count",
+            &writes
+        ),
+        1.0,
+        "one MultiMutate"
+    );
+
     // One block read over and over: all but (at most) the first are cache hits.
     let hits = delta(&m0, &m1, "strata_block_cache_hits_total", &[]);
     assert!(

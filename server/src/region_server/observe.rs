@@ -3,14 +3,17 @@
 //! [`RegionServer::finish`] call per request, made by the request's handler helper
 //! (`unary`, `batch`, the scan pump), so handlers themselves stay unchanged.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use strata_proto::v1 as pb;
 use strata_storage::request_phases;
 use tonic::Status;
 
 use super::{OnlineRegion, RegionServer};
-use crate::metrics::{CallTimes, Rpc};
+use crate::metrics::{CallTimes, Rpc, TableStats};
 use crate::slowlog::Finished;
 
 /// Runs an engine step on the current (blocking) thread, timing it and collecting the
@@ -37,6 +40,31 @@ pub(super) struct Outcome<'a> {
     pub times: CallTimes,
     pub items: u64,
     pub code: tonic::Code,
+    /// The tables a batch touched (empty for single-region calls, which `located` names).
+    pub tables: Vec<Arc<TableStats>>,
+}
+
+/// The tables a batch's items touched, collected as items are located (on the runtime
+/// thread and then the blocking pool), so the batch's latency is recorded once per
+/// table. Bounded: one entry per distinct table, and tables beyond
+/// `metrics::MAX_TABLES` share one.
+#[derive(Clone, Default)]
+pub(super) struct BatchTables(Arc<Mutex<Vec<Arc<TableStats>>>>);
+
+impl BatchTables {
+    /// Notes the table of an item's region.
+    pub(super) fn note(&self, online: &OnlineRegion) {
+        let t = &online.counters.table;
+        let mut v = self.0.lock();
+        if !v.iter().any(|x| Arc::ptr_eq(x, t)) {
+            v.push(t.clone());
+        }
+    }
+
+    /// The tables noted so far.
+    pub(super) fn take(&self) -> Vec<Arc<TableStats>> {
+        std::mem::take(&mut *self.0.lock())
+    }
 }
 
 /// The code of a result (`Ok` for success).
@@ -54,6 +82,9 @@ impl RegionServer {
         self.metrics.record(o.rpc, o.duration, error);
         if let Some(online) = o.located {
             online.counters.observe(o.rpc, o.duration);
+        }
+        for t in &o.tables {
+            t.observe_latency(o.rpc, o.duration);
         }
         if self.slow_log.is_slow(o.duration) {
             let (table, region) = o

@@ -183,6 +183,7 @@ impl ScanRecord {
             times: self.times,
             items: self.rows,
             code,
+            tables: Vec::new(),
         });
     }
 }

@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status};
 
 use std::time::Instant;
 
-use super::observe::{self, Outcome, code_of};
+use super::observe::{self, BatchTables, Outcome, code_of};
 use super::{OnlineRegion, RegionServer, scan, storage};
 use crate::convert::{
     columns, compare_op, durability, max_versions, row_mutation, row_to_proto, time_range,
@@ -111,6 +111,7 @@ impl PendingGet {
     fn try_inline(
         self,
         rs: &RegionServer,
+        tables: &BatchTables,
     ) -> Result<Result<Option<pb::Row>, Status>, Box<PendingGet>> {
         let PendingGet::Raw(mut g) = self else {
             return Err(Box::new(self));
@@ -121,6 +122,7 @@ impl PendingGet {
             Err(s) => return Ok(Err(s)),
         };
         online.counters.count(Rpc::MultiGet);
+        tables.note(&online);
         let prepared = match PreparedGet::new(g) {
             Ok(p) => p,
             Err(s) => return Ok(Err(s)),
@@ -133,11 +135,11 @@ impl PendingGet {
     }
 
     /// On the blocking pool.
-    fn run(self, rs: &RegionServer) -> Result<Option<pb::Row>, Status> {
+    fn run(self, rs: &RegionServer, tables: &BatchTables) -> Result<Option<pb::Row>, Status> {
         match self {
             PendingGet::Raw(g) => {
                 let region = g.region.clone();
-                rs.item(Rpc::MultiGet, region.as_ref(), |r| get_one(r, g))
+                rs.item(Rpc::MultiGet, region.as_ref(), tables, |r| get_one(r, g))
             }
             // Counted when it was tried in memory.
             PendingGet::Prepared(region, p) => {
@@ -198,6 +200,7 @@ impl RegionServer {
             times,
             items: 1,
             code: code_of(&r),
+            tables: Vec::new(),
         });
         r
     }
@@ -249,6 +252,7 @@ impl RegionServer {
         self: &Arc<Self>,
         rpc: Rpc,
         items: Vec<I>,
+        tables: BatchTables,
         inline: N,
         f: F,
     ) -> Result<Vec<T>, Status>
@@ -273,6 +277,7 @@ impl RegionServer {
             times,
             items: n,
             code: code_of(&r),
+            tables: tables.take(),
         });
         r
     }
@@ -332,10 +337,12 @@ impl RegionServer {
         &self,
         rpc: Rpc,
         region: Option<&pb::RegionRef>,
+        tables: &BatchTables,
         f: impl FnOnce(&Region) -> Result<T, Status>,
     ) -> Result<T, Status> {
         let online = self.locate(region)?;
         online.counters.count(rpc);
+        tables.note(&online);
         let out = f(&online.region).map_err(|s| self.refine(&online, s))?;
         self.check_still_serving(&online)?;
         Ok(out)
@@ -382,13 +389,16 @@ impl RegionService for RegionGrpc {
         let gets = req.into_inner().gets;
         // Answered in memory on the runtime thread until one needs a file read.
         let items = gets.into_iter().map(PendingGet::Raw).collect();
+        let tables = BatchTables::default();
+        let (inline_tables, pool_tables) = (tables.clone(), tables.clone());
         let out = self
             .0
             .batch_inline(
                 Rpc::MultiGet,
                 items,
-                |rs, g: PendingGet| g.try_inline(rs),
-                |rs, g| g.run(rs),
+                tables,
+                move |rs, g: PendingGet| g.try_inline(rs, &inline_tables),
+                move |rs, g| g.run(rs, &pool_tables),
             )
             .await?;
         let mut resp = pb::MultiGetResponse::default();

@@ -21,7 +21,7 @@ use strata_proto::v1 as pb;
 use strata_storage::{Durability, PendingWrite, RowMutation};
 use tonic::Status;
 
-use super::observe::{self, Outcome, code_of};
+use super::observe::{self, BatchTables, Outcome, code_of};
 use super::service::{MAX_INLINE_ITEMS, check_batch};
 use super::{OnlineRegion, RegionServer, storage};
 use crate::convert::{durability, row_mutation};
@@ -80,6 +80,7 @@ impl RegionServer {
             times,
             items: 1,
             code: code_of(&r),
+            tables: Vec::new(),
         });
         r
     }
@@ -126,7 +127,10 @@ impl RegionServer {
         let started = Instant::now();
         let n = items.len() as u64;
         let mut times = CallTimes::default();
-        let r = self.multi_mutate_steps(items, started, &mut times).await;
+        let tables = BatchTables::default();
+        let r = self
+            .multi_mutate_steps(items, started, &mut times, &tables)
+            .await;
         self.finish(Outcome {
             rpc: Rpc::MultiMutate,
             region: None,
@@ -136,6 +140,7 @@ impl RegionServer {
             times,
             items: n,
             code: code_of(&r),
+            tables: tables.take(),
         });
         r
     }
@@ -145,6 +150,7 @@ impl RegionServer {
         items: Vec<pb::MutateRequest>,
         started: Instant,
         times: &mut CallTimes,
+        tables: &BatchTables,
     ) -> Result<Vec<Result<(), Status>>, Status> {
         check_batch(items.len())?;
         let permit = self.admit().await;
@@ -158,7 +164,7 @@ impl RegionServer {
             while out.len() < MAX_INLINE_ITEMS
                 && let Some(m) = rest.next()
             {
-                let item = self.start_write(m);
+                let item = self.start_write(m, tables);
                 let deferred = matches!(item, WriteItem::Deferred(..));
                 out.push(item);
                 if deferred {
@@ -171,9 +177,10 @@ impl RegionServer {
         let deferred = out.iter().any(|i| matches!(i, WriteItem::Deferred(..)));
         if deferred || rest.peek().is_some() {
             let me = self.clone();
+            let tables = tables.clone();
             let (all, t) = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                observe::timed(|| me.run_in_order(out, rest))
+                observe::timed(|| me.run_in_order(out, rest, &tables))
             })
             .await
             .map_err(|e| crate::error::internal(format!("batch task failed: {e}")))?;
@@ -205,12 +212,13 @@ impl RegionServer {
     }
 
     /// Starts one item without blocking.
-    fn start_write(&self, m: pb::MutateRequest) -> WriteItem {
+    fn start_write(&self, m: pb::MutateRequest, tables: &BatchTables) -> WriteItem {
         let online = match self.locate(m.region.as_ref()) {
             Ok(o) => o,
             Err(s) => return WriteItem::Done(Err(s)),
         };
         online.counters.count(Rpc::MultiMutate);
+        tables.note(&online);
         let parsed =
             durability(m.durability).and_then(|d| Ok((row_mutation(m.row, m.mutations)?, d)));
         let (row_mutation, d) = match parsed {
@@ -233,6 +241,7 @@ impl RegionServer {
         &self,
         started: Vec<WriteItem>,
         rest: impl Iterator<Item = pb::MutateRequest>,
+        tables: &BatchTables,
     ) -> Vec<WriteItem> {
         let mut out: Vec<WriteItem> = Vec::with_capacity(started.len());
         let items = started
@@ -242,7 +251,7 @@ impl RegionServer {
         for item in items {
             let item = match item {
                 Ok(started) => started,
-                Err(m) => self.start_write(m),
+                Err(m) => self.start_write(m, tables),
             };
             let WriteItem::Deferred(online, m, d) = item else {
                 out.push(item);
