@@ -240,6 +240,8 @@ pub struct RegionServerHandle {
     lease: Arc<Lease>,
     status: Option<StatusServer>,
     stats_line: Option<JoinHandle<()>>,
+    /// How it reached the master (to report a clean stop).
+    heartbeat: HeartbeatSettings,
 }
 
 /// Starts a region server that registers with the master at `master_url`.
@@ -304,8 +306,8 @@ pub async fn start_region_server(
         interval: config.master.heartbeat_interval,
         status_url: status.url(),
     };
-    let tasks =
-        heartbeat::spawn(rs.clone(), lease.clone(), settings, stopped).map_err(ServerError::Net)?;
+    let tasks = heartbeat::spawn(rs.clone(), lease.clone(), settings.clone(), stopped)
+        .map_err(ServerError::Net)?;
     Ok(RegionServerHandle {
         addr,
         url,
@@ -317,6 +319,7 @@ pub async fn start_region_server(
         region_server: rs,
         lease,
         status: Some(status),
+        heartbeat: settings,
     })
 }
 
@@ -356,8 +359,9 @@ impl RegionServerHandle {
     }
 
     /// Graceful shutdown: refuse new requests, stop heartbeating, let in-flight calls
-    /// finish, flush and close every region. The master reassigns the regions once the
-    /// server's heartbeats stop.
+    /// finish, flush and close every region, then tell the master, which reassigns the
+    /// regions at once (if the master cannot be reached, it does so once the heartbeats
+    /// have been missing for `master.server_timeout`).
     pub async fn shutdown(mut self) -> Result<(), ServerError> {
         if let Some(t) = self.stats_line.take() {
             t.abort();
@@ -384,6 +388,9 @@ impl RegionServerHandle {
         })
         .await
         .map_err(|e| ServerError::Net(format!("shutdown task failed: {e}")))??;
+        // Only now: every region is closed and its directory lock released, so its next
+        // owner can open it.
+        heartbeat::report_stopped(&self.heartbeat).await;
         Ok(())
     }
 }

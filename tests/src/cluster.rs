@@ -96,6 +96,20 @@ impl Proc {
         assert!(status.success(), "kill -{name} {} failed", self.pid());
     }
 
+    /// Waits (polling, at most `timeout`) for the process to exit; its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL, then reap.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -259,7 +259,9 @@ impl Master {
                         RegionState::Offline => {}
                         RegionState::Closing if live => to_close.push(key),
                         _ if live && !t.enabled => to_close.push(key),
-                        _ if !live && grace_over => to_offline.push(key),
+                        _ if !live && (grace_over || self.servers.has_left(&r.server)) => {
+                            to_offline.push(key)
+                        }
                         _ => {}
                     }
                 }

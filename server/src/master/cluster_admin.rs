@@ -73,6 +73,19 @@ impl Master {
         pb::HeartbeatResponse { reregister: !known }
     }
 
+    /// ReportServerStopped: a region server closed its regions and left; the repair
+    /// pass reassigns them at its next round instead of after `server_timeout`.
+    pub fn server_stopped(
+        &self,
+        req: pb::ReportServerStoppedRequest,
+    ) -> pb::ReportServerStoppedResponse {
+        let removed = self.servers.remove(&req.address, req.start_code);
+        if removed {
+            tracing::info!(server = %req.address, "region server stopped cleanly; reassigning its regions");
+        }
+        pb::ReportServerStoppedResponse { removed }
+    }
+
     /// ClusterStatus: live servers with their load, dead ones, region counts.
     pub fn cluster_status(&self, master: &str) -> pb::ClusterStatusResponse {
         let load = self.load_by_server();

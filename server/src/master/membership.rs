@@ -43,6 +43,9 @@ pub struct ServerEntry {
 pub struct Membership {
     servers: RwLock<BTreeMap<String, ServerEntry>>,
     dead: Mutex<VecDeque<String>>,
+    /// Servers that reported a clean stop (until they register again): their regions
+    /// are closed, so they are reassigned even within the start-up grace period.
+    left: Mutex<VecDeque<String>>,
     timeout: Duration,
     started: Instant,
 }
@@ -61,6 +64,7 @@ impl Membership {
         Membership {
             servers: RwLock::new(BTreeMap::new()),
             dead: Mutex::new(VecDeque::new()),
+            left: Mutex::new(VecDeque::new()),
             timeout,
             started: Instant::now(),
         }
@@ -84,6 +88,7 @@ impl Membership {
         };
         self.servers.write().insert(address.to_string(), entry);
         self.dead.lock().retain(|d| d != address);
+        self.left.lock().retain(|d| d != address);
     }
 
     /// Records a heartbeat; false if the server is unknown (or restarted), which tells
@@ -104,6 +109,31 @@ impl Membership {
         e.last_seen = now;
         e.load = load;
         true
+    }
+
+    /// Removes a server that left cleanly (not the permanent one, not another
+    /// incarnation on the same address); false if there was none.
+    pub fn remove(&self, address: &str, start_code: u64) -> bool {
+        let mut servers = self.servers.write();
+        let ours = servers
+            .get(address)
+            .is_some_and(|e| !e.permanent && e.start_code == start_code);
+        if ours {
+            servers.remove(address);
+            drop(servers);
+            let mut left = self.left.lock();
+            left.retain(|d| d != address);
+            left.push_back(address.to_string());
+            if left.len() > MAX_DEAD_REMEMBERED {
+                left.pop_front();
+            }
+        }
+        ours
+    }
+
+    /// True if `address` reported a clean stop and has not registered since.
+    pub fn has_left(&self, address: &str) -> bool {
+        self.left.lock().iter().any(|d| d == address)
     }
 
     /// Removes servers silent for `server_timeout`; returns their addresses.
@@ -205,5 +235,12 @@ mod tests {
         assert!(m.grace_over());
         m.register("a", 3, Arc::new(Nowhere), false);
         assert!(m.dead().is_empty());
+        assert!(!m.remove("a", 2), "another incarnation stays");
+        assert!(!m.remove("local", 1), "the permanent server stays");
+        assert!(m.remove("a", 3));
+        assert_eq!(m.live(), vec!["local".to_string()]);
+        assert!(m.has_left("a") && m.dead().is_empty());
+        m.register("a", 4, Arc::new(Nowhere), false);
+        assert!(!m.has_left("a"), "back");
     }
 }

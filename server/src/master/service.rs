@@ -107,6 +107,13 @@ impl MasterService for MasterGrpc {
         Ok(Response::new(self.0.heartbeat(req.into_inner())))
     }
 
+    async fn report_server_stopped(
+        &self,
+        req: Request<pb::ReportServerStoppedRequest>,
+    ) -> Result<Response<pb::ReportServerStoppedResponse>, Status> {
+        Ok(Response::new(self.0.server_stopped(req.into_inner())))
+    }
+
     async fn cluster_status(
         &self,
         _req: Request<pb::ClusterStatusRequest>,

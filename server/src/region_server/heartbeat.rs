@@ -39,6 +39,40 @@ pub struct HeartbeatSettings {
     pub status_url: String,
 }
 
+/// Longest wait for the master's answer to a clean-stop report.
+const STOP_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Tells the master this server stopped cleanly (best effort, bounded by
+/// [`STOP_REPORT_TIMEOUT`]): without it the master waits for the missed heartbeats.
+pub async fn report_stopped(s: &HeartbeatSettings) {
+    let report = async {
+        let endpoint = Endpoint::from_shared(s.master_url.clone())
+            .map_err(|e| e.to_string())?
+            .connect_timeout(STOP_REPORT_TIMEOUT)
+            .tcp_nodelay(true);
+        let mut master =
+            MasterServiceClient::new(endpoint.connect().await.map_err(|e| e.to_string())?);
+        let req = pb::ReportServerStoppedRequest {
+            address: s.address.clone(),
+            start_code: s.start_code,
+        };
+        master
+            .report_server_stopped(req)
+            .await
+            .map(|r| r.into_inner().removed)
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(STOP_REPORT_TIMEOUT, report).await {
+        Ok(Ok(removed)) => tracing::info!(removed, "told the master this server stopped"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not tell the master this server stopped; it will notice the missed heartbeats")
+        }
+        Err(_) => tracing::warn!(
+            "the master did not answer the stop report in time; it will notice the missed heartbeats"
+        ),
+    }
+}
+
 /// Shortest watchdog sleep, so a lease that is not granted does not spin.
 const WATCHDOG_MIN_SLEEP: Duration = Duration::from_millis(20);
 
