@@ -21,12 +21,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use strata_benches::cpu::CpuSnapshot;
 use strata_benches::ycsb::Embedded;
 use strata_benches::ycsb::engine_figures::{EngineFigures, EngineSample};
 use strata_benches::ycsb::plot::write_svg;
 use strata_benches::ycsb::properties::Properties;
 use strata_benches::ycsb::redis_store::{RedisServer, RedisStore};
-use strata_benches::cpu::CpuSnapshot;
 use strata_benches::ycsb::report::{CSV_HEADER, CpuFigures, Report, comparison};
 use strata_benches::ycsb::runner::{Phase, RunOptions, execute};
 use strata_benches::ycsb::store::Store;
@@ -317,7 +317,7 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
             let engine = embedded.as_ref().and_then(Embedded::engine);
             let strata_cpu = server_cpu_of(embedded.as_ref());
             if load_first {
-                store.create_table(Vec::new()).await?;
+                store.create_table(Vec::new(), &props).await?;
                 let w = if which == Phase::Run {
                     // The run's workload object keeps its insert counters fresh.
                     Arc::new(CoreWorkload::new(&props)?)
@@ -364,7 +364,9 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
         }
         "redis" => {
             let (server, url) = redis_target(common)?;
-            let redis_cpu = server.as_ref().map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
+            let redis_cpu = server
+                .as_ref()
+                .map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
             let store = RedisStore::connect(&url).await?;
             if load_first {
                 let w = Arc::new(CoreWorkload::new(&props)?);
@@ -464,11 +466,13 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
     let engine = embedded.as_ref().and_then(Embedded::engine);
     let strata_cpu = server_cpu_of(embedded.as_ref());
     let (redis_server, redis_url) = redis_target(common)?;
-    let redis_cpu = redis_server.as_ref().map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
+    let redis_cpu = redis_server
+        .as_ref()
+        .map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
     let redis = RedisStore::connect(&redis_url).await?;
 
     let mut reports = Vec::new();
-    strata.create_table(Vec::new()).await?;
+    strata.create_table(Vec::new(), &load_props).await?;
     let label = format!("load({first})");
     let w = Arc::new(CoreWorkload::new(&load_props)?);
     reports.push(
@@ -517,10 +521,36 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             props.set("operationcount", &ops.to_string());
             let mut pair = Vec::new();
             let w = Arc::new(CoreWorkload::new(&props)?);
-            pair.push(phase(&strata, &w, Phase::Run, &props, name, common, t, None, engine, strata_cpu).await?);
+            pair.push(
+                phase(
+                    &strata,
+                    &w,
+                    Phase::Run,
+                    &props,
+                    name,
+                    common,
+                    t,
+                    None,
+                    engine,
+                    strata_cpu,
+                )
+                .await?,
+            );
             let w = Arc::new(CoreWorkload::new(&props)?);
             pair.push(
-                phase(&redis, &w, Phase::Run, &props, name, common, t, None, None, redis_cpu).await?,
+                phase(
+                    &redis,
+                    &w,
+                    Phase::Run,
+                    &props,
+                    name,
+                    common,
+                    t,
+                    None,
+                    None,
+                    redis_cpu,
+                )
+                .await?,
             );
             let paced_here =
                 c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
