@@ -465,6 +465,52 @@ fn oversized_read_modify_write_is_refused_without_failing_the_region() {
 }
 
 #[test]
+fn gets_skip_old_versions_of_a_hot_column() {
+    // Family "a" keeps 3 versions; 200 versions of one column in the memstore and the
+    // same in a file. A get returns the newest ones and the columns around it.
+    let (fx, region) = fixture();
+    let write = |from: u64| {
+        for ts in from..from + 200 {
+            let m = RowMutation::new("r")
+                .put_at("a", "hot", ts, format!("v{ts}"))
+                .put_at("a", "cold0", 1, "c0")
+                .put_at("a", "hot\u{0}", 1, "next");
+            region.mutate(&m, None).unwrap();
+        }
+    };
+    write(1000);
+    region.flush().unwrap();
+    write(2000);
+    let _ = &fx;
+    let get = Get::new("r").family("a").versions(3);
+    let row = region.get(&get).unwrap().unwrap();
+    let got: Vec<(String, u64)> = row
+        .cells
+        .iter()
+        .map(|c| {
+            (
+                String::from_utf8_lossy(&c.qualifier).into_owned(),
+                c.timestamp,
+            )
+        })
+        .collect();
+    let expect = vec![
+        ("cold0".to_string(), 1),
+        ("hot".to_string(), 2199),
+        ("hot".to_string(), 2198),
+        ("hot".to_string(), 2197),
+        ("hot\u{0}".to_string(), 1),
+    ];
+    assert_eq!(got, expect);
+    let one = region
+        .get(&Get::new("r").column("a", "hot").versions(1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.value(b"a", b"hot").map(|v| &v[..]), Some(&b"v2199"[..]));
+    assert_eq!(one.cells.len(), 1);
+}
+
+#[test]
 fn cache_only_gets_step_aside_without_a_block_cache() {
     // With no block cache nothing read from a file may be kept, so a cache-only get
     // never reads a file, resident or not.
