@@ -33,11 +33,12 @@ pub(crate) fn is_resident(bytes: &[u8]) -> bool {
     // A 64 KiB block spans at most 17 pages of 4 KiB: on the stack unless it is large.
     let mut small = [0u8; 64];
     let mut large = Vec::new();
-    let vec: &mut [u8] = if pages <= small.len() {
-        &mut small[..pages]
-    } else {
-        large.resize(pages, 0);
-        &mut large
+    let vec: &mut [u8] = match small.get_mut(..pages) {
+        Some(v) => v,
+        None => {
+            large.resize(pages, 0);
+            &mut large
+        }
     };
     // SAFETY: `aligned..aligned + len` lies within the pages that hold `bytes`, which
     // are mapped while `bytes` is borrowed (a file mapping or heap memory); mincore only
