@@ -183,7 +183,8 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
             store.create_table(Vec::new(), &p).await.unwrap();
             let described = store.client().admin().describe_table(&table).await.unwrap();
             let block_size = described.descriptor.families[0].block_size;
-            assert_eq!(block_size, if w == "c" { 8192 } else { 0 }, "{w}");
+            let default = strata_storage::FamilyOptions::default().block_size_bytes as u32;
+            assert_eq!(block_size, if w == "c" { 8192 } else { default }, "{w}");
             let r = load_and_run(&store, &p, w, 4, None).await;
             check_counts(&r);
             match w {

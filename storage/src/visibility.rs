@@ -139,10 +139,12 @@ pub(crate) fn collect_row(
                         kind: CellType::Put,
                         value: iter.value_bytes(),
                     });
-                    if col.returned >= max_versions {
-                        // Older entries of the column can neither be returned nor hide
-                        // anything returned: skip them (a memstore holds every version
-                        // written since its flush, thousands for a hot row).
+                    // Older entries of the column can neither be returned nor hide
+                    // anything returned: skip them (a memstore holds every version
+                    // written since its flush, thousands for a hot row). Not in the
+                    // empty qualifier's column, whose older DeleteFamily markers hide
+                    // cells of the other columns.
+                    if col.returned >= max_versions && !qualifier.is_empty() {
                         skip_rest_of_column(iter, col_key)?;
                         continue;
                     }

@@ -511,6 +511,33 @@ fn gets_skip_old_versions_of_a_hot_column() {
 }
 
 #[test]
+fn an_older_family_delete_still_hides_cells_after_a_newer_empty_qualifier_put() {
+    // The empty qualifier's column holds puts and DeleteFamily markers: a newer put there
+    // must not make the read skip an older marker that hides the other columns.
+    let (_fx, region) = fixture();
+    region
+        .mutate(&RowMutation::new("r").put_at("a", "q", 5, "hidden"), None)
+        .unwrap();
+    region
+        .mutate(
+            &RowMutation::new("r").push(Mutation::DeleteFamily {
+                family: Bytes::from("a"),
+                timestamp: Some(10),
+            }),
+            None,
+        )
+        .unwrap();
+    for ts in 20..40 {
+        region
+            .mutate(&RowMutation::new("r").put_at("a", "", ts, "empty"), None)
+            .unwrap();
+    }
+    let row = region.get(&Get::new("r").family("a")).unwrap().unwrap();
+    assert_eq!(row.cells.len(), 1, "{:?}", row.cells);
+    assert!(row.cells[0].qualifier.is_empty());
+}
+
+#[test]
 fn cache_only_gets_step_aside_without_a_block_cache() {
     // With no block cache nothing read from a file may be kept, so a cache-only get
     // never reads a file, resident or not.
