@@ -23,6 +23,10 @@ pub mod strata_kv;
 pub mod workload;
 pub mod ycsb;
 
+/// Per-thread CPU accounting, shared with rpcbench (`src/rpc/cpu.rs`).
+#[path = "rpc/cpu.rs"]
+pub mod cpu;
+
 /// Servers on their own runtime, shared with rpcbench (`src/rpc/servers.rs`).
 #[path = "rpc/servers.rs"]
 pub mod servers;

@@ -9,8 +9,10 @@
 //! - [`runner`]: load and run phases, closed or open loop (`--target`), progress.
 //! - [`measure`]: HDR histograms per operation, `Return=` counts per status code.
 //! - [`report`]: text / JSON / CSV output and the comparison table; [`plot`]: the SVG.
+//! - [`engine_figures`]: the embedded server's engine counters over a phase.
 //! - [`Embedded`]: a standalone Strata server in this process on a temp dir.
 
+pub mod engine_figures;
 pub mod generator;
 pub mod measure;
 pub mod memory_store;
@@ -24,8 +26,10 @@ pub mod strata_store;
 pub mod workload;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use strata_server::config::RuntimeKind;
+use strata_storage::Engine;
 
 use crate::servers::{ServerThread, strata_config};
 
@@ -38,8 +42,9 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    /// Starts the server with the default configuration (`wal.durability = fsync`) and
-    /// the `key=value` overrides in `sets`, under `data_dir` or a new temp dir.
+    /// Starts the server with the default configuration (`wal.durability = fsync`,
+    /// `server.runtime = multi_thread`) and the `key=value` overrides in `sets`, under
+    /// `data_dir` or a new temp dir.
     pub fn start(data_dir: Option<&Path>, sets: &[String]) -> anyhow::Result<Embedded> {
         let (dir, root) = match data_dir {
             Some(d) => (None, d.to_path_buf()),
@@ -50,7 +55,9 @@ impl Embedded {
             }
         };
         let config = strata_config(&root, RuntimeKind::MultiThread, sets)?;
-        let server = ServerThread::spawn(RuntimeKind::MultiThread, move |ready, stop| {
+        // `--set server.runtime=current_thread` picks the runtime, as in the binary.
+        let runtime = config.server.runtime;
+        let server = ServerThread::spawn(runtime, move |ready, stop| {
             crate::servers::strata(config, ready, stop)
         })?;
         Ok(Embedded {
@@ -62,6 +69,11 @@ impl Embedded {
     /// Where clients connect.
     pub fn url(&self) -> &str {
         self.server.as_ref().map_or("", |s| s.url())
+    }
+
+    /// The server's engine (for its counters).
+    pub fn engine(&self) -> Option<&Arc<Engine>> {
+        self.server.as_ref().and_then(|s| s.engine())
     }
 
     /// Stops the server (regions flushed and closed).

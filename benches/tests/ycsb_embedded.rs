@@ -12,7 +12,7 @@ use strata_benches::ycsb::properties::Properties;
 use strata_benches::ycsb::report::Report;
 use strata_benches::ycsb::runner::{Phase, RunOptions, execute};
 use strata_benches::ycsb::store::{Record, Store, StoreResult};
-use strata_benches::ycsb::strata_store::StrataStore;
+use strata_benches::ycsb::strata_store::{BLOCK_SIZE_PROPERTY, StrataStore};
 use strata_benches::ycsb::workload::CoreWorkload;
 
 const RECORDS: u64 = 200;
@@ -174,9 +174,17 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
     runtime.block_on(async {
         for w in ["a", "b", "c", "d", "f"] {
             let table = format!("usertable_{w}");
-            let p = props(w, &table);
+            let mut p = props(w, &table);
+            if w == "c" {
+                // The binding's table option: HBase's BLOCKSIZE.
+                p.set(BLOCK_SIZE_PROPERTY, "8192");
+            }
             let store = StrataStore::connect(server.url(), &table).await.unwrap();
-            store.create_table(Vec::new()).await.unwrap();
+            store.create_table(Vec::new(), &p).await.unwrap();
+            let described = store.client().admin().describe_table(&table).await.unwrap();
+            let block_size = described.descriptor.families[0].block_size;
+            let default = strata_storage::FamilyOptions::default().block_size_bytes as u32;
+            assert_eq!(block_size, if w == "c" { 8192 } else { default }, "{w}");
             let r = load_and_run(&store, &p, w, 4, None).await;
             check_counts(&r);
             match w {
@@ -196,7 +204,7 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
         let inner = StrataStore::connect(server.url(), "usertable_e")
             .await
             .unwrap();
-        inner.create_table(Vec::new()).await.unwrap();
+        inner.create_table(Vec::new(), &p).await.unwrap();
         let store = CheckedStore {
             inner,
             keys: Arc::default(),
@@ -225,7 +233,7 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
             let table = format!("usertable_paced{attempt}");
             let p = props("b", &table);
             let store = StrataStore::connect(server.url(), &table).await.unwrap();
-            store.create_table(Vec::new()).await.unwrap();
+            store.create_table(Vec::new(), &p).await.unwrap();
             let r = load_and_run(&store, &p, "b", 4, Some(150.0)).await;
             check_counts(&r);
             let rate = r.throughput_ops_per_sec;

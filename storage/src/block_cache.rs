@@ -141,6 +141,18 @@ impl BlockCache {
         Some(block)
     }
 
+    /// Counts a miss and inserts `block`, which the caller loaded itself at `(file,
+    /// offset)` after [`get_cached`](Self::get_cached) found nothing. Never waits: if
+    /// another thread is loading the same block, both copies are equal and either may
+    /// stay cached.
+    pub fn insert_loaded(&self, file: u64, offset: u64, block: Arc<Block>) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if let Some(cache) = &self.cache {
+            cache.insert((file, offset), block);
+            self.inserts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Returns the cached block at `(file, offset)`, or calls `load` on a miss. With
     /// `fill` the loaded block is inserted, and concurrent callers for the same block wait
     /// for this one load; without it (large scans, as HBase's `setCacheBlocks(false)`) a

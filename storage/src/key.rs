@@ -175,6 +175,16 @@ pub fn column_start_key(row: &[u8], qualifier: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// A key that sorts after every entry of the column whose [`column_part`] is `column`
+/// and before every entry of any greater column or row (as [`row_end_key`] for rows).
+pub fn column_end_key(column: &[u8]) -> Vec<u8> {
+    let mut buf = column.to_vec();
+    if let Some(last) = buf.last_mut() {
+        *last = AFTER_TERMINATOR;
+    }
+    buf
+}
+
 /// The smallest key of column `(row, qualifier)` whose timestamp is `<= timestamp`.
 pub fn column_seek_key(row: &[u8], qualifier: &[u8], timestamp: u64) -> Vec<u8> {
     let mut buf = column_start_key(row, qualifier);
@@ -352,6 +362,21 @@ mod tests {
                 prop_assert!(o[..] < row_start_key(&a.0)[..]);
             } else if other_row > a.0 {
                 prop_assert!(o[..] >= row_end_key(&a.0)[..]);
+            }
+        }
+
+        #[test]
+        fn column_end_key_bounds_its_column(a in arb_key(), q2 in arb_bytes(), row2 in arb_bytes(), ts in any::<u64>()) {
+            let e = encode_key(&a.0, &a.1, a.2, a.3, a.4);
+            let end = column_end_key(column_part(&e).unwrap());
+            prop_assert!(e[..] < end[..]);
+            // Any key of a greater column of the row, or of a greater row, is past it;
+            // any key of a smaller column or row is before it.
+            let o = encode_key(&row2, &q2, ts, CellType::Put, 0);
+            if (row2.clone(), q2.clone()) > (a.0.clone(), a.1.clone()) {
+                prop_assert!(o[..] > end[..]);
+            } else {
+                prop_assert!(o[..] < end[..]);
             }
         }
 

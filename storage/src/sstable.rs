@@ -37,6 +37,7 @@ mod iter;
 mod meta;
 mod reader;
 mod reference;
+mod resident;
 
 #[cfg(test)]
 mod corruption_tests;

@@ -39,6 +39,9 @@ counters! {
     blocks_read,
     /// Bytes of data blocks read from files (on-disk size).
     block_bytes_read,
+    /// Of `blocks_read`, those read by a cache-only get because the block's pages were in
+    /// the OS page cache (no blocking-pool hop; see `sstable/resident.rs`).
+    blocks_read_resident,
     /// WAL records appended.
     wal_records,
     /// WAL bytes written to segment files.

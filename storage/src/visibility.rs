@@ -139,12 +139,37 @@ pub(crate) fn collect_row(
                         kind: CellType::Put,
                         value: iter.value_bytes(),
                     });
+                    // Older entries of the column can neither be returned nor hide
+                    // anything returned: skip them (a memstore holds every version
+                    // written since its flush, thousands for a hot row). Not in the
+                    // empty qualifier's column, whose older DeleteFamily markers hide
+                    // cells of the other columns.
+                    if col.returned >= max_versions && !qualifier.is_empty() {
+                        skip_rest_of_column(iter, col_key)?;
+                        continue;
+                    }
                 }
             }
         }
         iter.next()?;
     }
     Ok(())
+}
+
+/// Entries stepped over one by one before [`skip_rest_of_column`] seeks instead (a seek
+/// repositions every merged source; RocksDB's `max_sequential_skip_in_iterations`).
+const MAX_SEQUENTIAL_SKIPS: usize = 8;
+
+/// Moves the iterator, positioned at an entry of `column` (a [`key::column_part`]), to
+/// the first entry past that column.
+fn skip_rest_of_column(iter: &mut dyn InternalIterator, column: &[u8]) -> Result<()> {
+    for _ in 0..MAX_SEQUENTIAL_SKIPS {
+        iter.next()?;
+        if !iter.valid() || key::column_part(iter.key()) != Some(column) {
+            return Ok(());
+        }
+    }
+    iter.seek(&key::column_end_key(column))
 }
 
 /// Applies rules 2-5 to a put at `ts`; returns `Some(ts)` if the reader gets it.

@@ -21,15 +21,18 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use strata_benches::cpu::CpuSnapshot;
 use strata_benches::ycsb::Embedded;
+use strata_benches::ycsb::engine_figures::{EngineFigures, EngineSample};
 use strata_benches::ycsb::plot::write_svg;
 use strata_benches::ycsb::properties::Properties;
 use strata_benches::ycsb::redis_store::{RedisServer, RedisStore};
-use strata_benches::ycsb::report::{CSV_HEADER, Report, comparison};
+use strata_benches::ycsb::report::{CSV_HEADER, CpuFigures, Report, comparison};
 use strata_benches::ycsb::runner::{Phase, RunOptions, execute};
 use strata_benches::ycsb::store::Store;
 use strata_benches::ycsb::strata_store::StrataStore;
 use strata_benches::ycsb::workload::CoreWorkload;
+use strata_storage::Engine;
 
 #[derive(Parser)]
 #[command(
@@ -195,6 +198,37 @@ fn options(common: &Common, threads: usize, target: Option<f64>, label: String) 
     }
 }
 
+/// Prefix of the load generator's thread names (its runtime's workers and the pacer).
+const CLIENT_THREADS: &str = "ycsb-";
+
+/// Where the store's server spends its CPU, for the per-operation CPU figures.
+#[derive(Clone, Copy)]
+enum ServerCpu<'a> {
+    /// The embedded Strata server: every thread of this process but the load
+    /// generator's.
+    InProcess,
+    /// A `redis-server` started here.
+    Redis(&'a RedisServer),
+    /// Another process or machine: not measured.
+    Elsewhere,
+}
+
+impl ServerCpu<'_> {
+    fn cpu_time(&self) -> Option<Duration> {
+        match self {
+            ServerCpu::Redis(r) => r.cpu_time(),
+            _ => None,
+        }
+    }
+}
+
+fn server_cpu_of(embedded: Option<&Embedded>) -> ServerCpu<'static> {
+    match embedded {
+        Some(_) => ServerCpu::InProcess,
+        None => ServerCpu::Elsewhere,
+    }
+}
+
 fn props_map(p: &Properties) -> BTreeMap<String, String> {
     p.iter().map(|(k, v)| (k.into(), v.into())).collect()
 }
@@ -212,6 +246,8 @@ async fn phase<S: Store>(
     common: &Common,
     threads: usize,
     target: Option<f64>,
+    engine: Option<&Arc<Engine>>,
+    server: ServerCpu<'_>,
 ) -> anyhow::Result<Report> {
     let opts = options(
         common,
@@ -219,8 +255,19 @@ async fn phase<S: Store>(
         target,
         format!("{} {label} {} t{threads}", store.name(), phase.name()),
     );
+    let before = engine.map(|e| EngineSample::take(e));
+    let cpu_before = (CpuSnapshot::take_named(CLIENT_THREADS), server.cpu_time());
     let result = execute(store, workload.clone(), phase, &opts).await?;
-    let report = Report::new(
+    let (in_process, client) = CpuSnapshot::take_named(CLIENT_THREADS).since(&cpu_before.0);
+    let server_cpu = match server {
+        ServerCpu::InProcess => Some(in_process),
+        ServerCpu::Redis(_) => server
+            .cpu_time()
+            .zip(cpu_before.1)
+            .map(|(after, before)| after.saturating_sub(before)),
+        ServerCpu::Elsewhere => None,
+    };
+    let mut report = Report::new(
         store.name(),
         label,
         phase.name(),
@@ -229,6 +276,14 @@ async fn phase<S: Store>(
         &result,
         props_map(props),
     );
+    report.cpu = Some(CpuFigures::new(
+        client,
+        server_cpu,
+        result.summary.overall.operations,
+    ));
+    if let (Some(e), Some(before)) = (engine, before) {
+        report.engine = Some(EngineFigures::since(e, &before));
+    }
     if !common.quiet {
         println!("{}", report.text());
     }
@@ -259,8 +314,10 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                 (None, None) => bail!("give --embedded or --master URL"),
             };
             let store = StrataStore::connect(&url, &workload.table).await?;
+            let engine = embedded.as_ref().and_then(Embedded::engine);
+            let strata_cpu = server_cpu_of(embedded.as_ref());
             if load_first {
-                store.create_table(Vec::new()).await?;
+                store.create_table(Vec::new(), &props).await?;
                 let w = if which == Phase::Run {
                     // The run's workload object keeps its insert counters fresh.
                     Arc::new(CoreWorkload::new(&props)?)
@@ -277,6 +334,8 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                         common,
                         load_threads,
                         None,
+                        engine,
+                        strata_cpu,
                     )
                     .await?,
                 );
@@ -292,6 +351,8 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                         common,
                         s.threads,
                         s.target,
+                        engine,
+                        strata_cpu,
                     )
                     .await?,
                 );
@@ -303,6 +364,9 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
         }
         "redis" => {
             let (server, url) = redis_target(common)?;
+            let redis_cpu = server
+                .as_ref()
+                .map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
             let store = RedisStore::connect(&url).await?;
             if load_first {
                 let w = Arc::new(CoreWorkload::new(&props)?);
@@ -316,6 +380,8 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                         common,
                         load_threads,
                         None,
+                        None,
+                        redis_cpu,
                     )
                     .await?,
                 );
@@ -331,6 +397,8 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                         common,
                         s.threads,
                         s.target,
+                        None,
+                        redis_cpu,
                     )
                     .await?,
                 );
@@ -395,11 +463,16 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
         (None, None) => unreachable!("embedded unless --master"),
     };
     let strata = StrataStore::connect(&url, &CoreWorkload::new(&load_props)?.table).await?;
+    let engine = embedded.as_ref().and_then(Embedded::engine);
+    let strata_cpu = server_cpu_of(embedded.as_ref());
     let (redis_server, redis_url) = redis_target(common)?;
+    let redis_cpu = redis_server
+        .as_ref()
+        .map_or(ServerCpu::Elsewhere, ServerCpu::Redis);
     let redis = RedisStore::connect(&redis_url).await?;
 
     let mut reports = Vec::new();
-    strata.create_table(Vec::new()).await?;
+    strata.create_table(Vec::new(), &load_props).await?;
     let label = format!("load({first})");
     let w = Arc::new(CoreWorkload::new(&load_props)?);
     reports.push(
@@ -412,6 +485,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             common,
             c.load_threads,
             None,
+            engine,
+            strata_cpu,
         )
         .await?,
     );
@@ -426,6 +501,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             common,
             c.load_threads,
             None,
+            None,
+            redis_cpu,
         )
         .await?,
     );
@@ -444,9 +521,37 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             props.set("operationcount", &ops.to_string());
             let mut pair = Vec::new();
             let w = Arc::new(CoreWorkload::new(&props)?);
-            pair.push(phase(&strata, &w, Phase::Run, &props, name, common, t, None).await?);
+            pair.push(
+                phase(
+                    &strata,
+                    &w,
+                    Phase::Run,
+                    &props,
+                    name,
+                    common,
+                    t,
+                    None,
+                    engine,
+                    strata_cpu,
+                )
+                .await?,
+            );
             let w = Arc::new(CoreWorkload::new(&props)?);
-            pair.push(phase(&redis, &w, Phase::Run, &props, name, common, t, None).await?);
+            pair.push(
+                phase(
+                    &redis,
+                    &w,
+                    Phase::Run,
+                    &props,
+                    name,
+                    common,
+                    t,
+                    None,
+                    None,
+                    redis_cpu,
+                )
+                .await?,
+            );
             let paced_here =
                 c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
             if let (Some(f), true) = (c.paced, t == max_threads && paced_here) {
@@ -464,6 +569,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
                         common,
                         t,
                         Some(peaks[0].round().max(1.0)),
+                        engine,
+                        strata_cpu,
                     )
                     .await?,
                 );
@@ -478,6 +585,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
                         common,
                         t,
                         Some(peaks[1].round().max(1.0)),
+                        None,
+                        redis_cpu,
                     )
                     .await?,
                 );

@@ -46,6 +46,12 @@ pub struct CpuSnapshot {
 impl CpuSnapshot {
     /// Reads the clocks now.
     pub fn take() -> CpuSnapshot {
+        CpuSnapshot::take_named(CLIENT_THREAD_NAME)
+    }
+
+    /// Reads the clocks now, counting the threads whose name starts with `client_prefix`
+    /// as the client.
+    pub fn take_named(client_prefix: &str) -> CpuSnapshot {
         let pid = std::process::id() as i32;
         let mut client_ns = HashMap::new();
         if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
@@ -54,7 +60,7 @@ impl CpuSnapshot {
                     continue;
                 };
                 let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-                if comm.trim_end() == CLIENT_THREAD_NAME
+                if comm.trim_end().starts_with(client_prefix)
                     && let Some(ns) = clock_ns(thread_clock(tid))
                 {
                     client_ns.insert(tid, ns);

@@ -47,6 +47,24 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
+    /// CPU time the `redis-server` process has used (user + system, from
+    /// `/proc/<pid>/stat`), or `None` if it cannot be read.
+    pub fn cpu_time(&self) -> Option<std::time::Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the parenthesised command name; utime and stime are the 14th and
+        // 15th fields of the whole line.
+        let rest = stat.rsplit_once(')')?.1;
+        let mut fields = rest.split_whitespace().skip(11);
+        let utime: u64 = fields.next()?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
+        Some(std::time::Duration::from_micros(
+            (utime + stime) * 1_000_000 / ticks,
+        ))
+    }
+
     /// Starts `redis-server` without persistence and waits (at most 10 s) until it
     /// accepts connections.
     pub fn start() -> anyhow::Result<RedisServer> {

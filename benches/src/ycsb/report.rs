@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::engine_figures::EngineFigures;
 use super::measure::OpSummary;
 use super::runner::{PhaseResult, TimelinePoint};
 
@@ -44,6 +45,53 @@ pub struct Report {
     pub load_average: String,
     /// The properties the workload ran with.
     pub properties: BTreeMap<String, String>,
+    /// CPU per transaction of the load generator and of the store's server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuFigures>,
+    /// The embedded Strata server's engine counters over the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineFigures>,
+}
+
+/// CPU time per transaction over a phase, µs: the load generator's threads (client
+/// library included) and the store's server (the embedded Strata server's threads, or
+/// the `redis-server` process). On a shared machine these are steadier than throughput.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct CpuFigures {
+    /// Client (load generator and store client library) CPU per transaction, µs.
+    pub client_us_per_op: f64,
+    /// Server CPU per transaction, µs (`None` when the server runs elsewhere).
+    pub server_us_per_op: Option<f64>,
+}
+
+impl CpuFigures {
+    /// From CPU times over `transactions`.
+    pub fn new(
+        client: std::time::Duration,
+        server: Option<std::time::Duration>,
+        transactions: u64,
+    ) -> CpuFigures {
+        let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / transactions.max(1) as f64;
+        CpuFigures {
+            client_us_per_op: per(client),
+            server_us_per_op: server.map(per),
+        }
+    }
+
+    /// One `# cpu:` line for the text report.
+    pub fn text(&self) -> String {
+        match self.server_us_per_op {
+            Some(s) => format!(
+                "# cpu: client {:.1} µs/op, server {s:.1} µs/op, total {:.1} µs/op",
+                self.client_us_per_op,
+                self.client_us_per_op + s
+            ),
+            None => format!(
+                "# cpu: client {:.1} µs/op (server not measured)",
+                self.client_us_per_op
+            ),
+        }
+    }
 }
 
 /// The 1-, 5- and 15-minute load averages, or `?`.
@@ -83,6 +131,8 @@ impl Report {
             timeline: result.timeline.clone(),
             load_average: load_average(),
             properties,
+            cpu: None,
+            engine: None,
         }
     }
 
@@ -130,6 +180,12 @@ impl Report {
             for (code, msg) in &op.first_errors {
                 let _ = writeln!(out, "# first {} error {code}: {msg}", op.name);
             }
+        }
+        if let Some(c) = &self.cpu {
+            let _ = writeln!(out, "{}", c.text());
+        }
+        if let Some(e) = &self.engine {
+            let _ = writeln!(out, "{}", e.text());
         }
         out
     }

@@ -17,10 +17,15 @@ use futures::StreamExt;
 use strata_client::admin::{FamilyDescriptor, TableDescriptor};
 use strata_client::{Client, Delete, Error, Get, Put, Row, Scan, Table};
 
+use super::properties::Properties;
 use super::store::{Record, Store, StoreError, StoreResult};
 
 /// The column family holding the fields.
 pub const FAMILY: &str = "f";
+
+/// Property: SSTable block size in bytes of the table's family when the binding creates
+/// the table (HBase's `BLOCKSIZE`); unset = the server's default (64 KiB).
+pub const BLOCK_SIZE_PROPERTY: &str = "strata.blocksize";
 
 /// A Strata client as a YCSB store.
 #[derive(Clone)]
@@ -38,13 +43,24 @@ impl StrataStore {
     }
 
     /// Creates the table with family [`FAMILY`] and `split_keys` if it does not exist.
-    pub async fn create_table(&self, split_keys: Vec<Bytes>) -> anyhow::Result<()> {
+    /// The family has Strata's defaults (HBase's: 64 KiB blocks, row bloom, no
+    /// compression) unless `props` sets [`BLOCK_SIZE_PROPERTY`] (as an HBase user
+    /// creates `usertable` with `BLOCKSIZE => ...` in the shell before running YCSB).
+    pub async fn create_table(
+        &self,
+        split_keys: Vec<Bytes>,
+        props: &Properties,
+    ) -> anyhow::Result<()> {
         let admin = self.client.admin();
         let name = self.table.name().to_string();
         if admin.table_exists(&name).await? {
             return Ok(());
         }
-        let descriptor = TableDescriptor::new(name).family(FamilyDescriptor::new(FAMILY));
+        let mut family = FamilyDescriptor::new(FAMILY);
+        if props.get(BLOCK_SIZE_PROPERTY).is_some() {
+            family = family.block_size(props.parse(BLOCK_SIZE_PROPERTY, 0u32)?);
+        }
+        let descriptor = TableDescriptor::new(name).family(family);
         admin.create_table(descriptor, split_keys).await?;
         Ok(())
     }

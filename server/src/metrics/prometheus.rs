@@ -299,7 +299,7 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
         hit_ratio(c.hits, c.misses),
     );
     let s = e.stats();
-    let counters: [(&str, &str, u64); 13] = [
+    let counters: [(&str, &str, u64); 14] = [
         (
             "strata_bloom_checks_total",
             "Bloom filter probes made for point reads.",
@@ -319,6 +319,11 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
             "strata_blocks_read_total",
             "Data blocks read from files.",
             s.blocks_read,
+        ),
+        (
+            "strata_blocks_read_resident_total",
+            "Of those, read by gets on the async threads because the pages were in the page cache.",
+            s.blocks_read_resident,
         ),
         (
             "strata_block_read_bytes_total",

@@ -427,14 +427,45 @@ impl SsTable {
         SsTableIter::new_cache_only(self.clone())
     }
 
-    /// Data block `i` if it is in the block cache, else [`Error::NotCached`].
+    /// Data block `i` from memory alone: from the block cache, or, when the block is at
+    /// most [`MAX_RESIDENT_READ_BYTES`] and every page of it is in the OS page cache,
+    /// read from the mapping (checksum verified, as every read) and added to the block
+    /// cache. Else [`Error::NotCached`]: reading it could wait for the disk, or would
+    /// hold the caller's thread too long.
     pub(crate) fn cached_data_block(&self, i: usize) -> Result<Arc<Block>> {
         let handle = self.block_handle(i).ok_or_else(|| {
             Error::InvalidArgument(format!("block {i} out of range in {}", self.path.display()))
         })?;
+        if let Some(block) = self.cache.get_cached(self.cache_id, handle.offset) {
+            return Ok(block);
+        }
+        if !self.cache.is_enabled()
+            || handle.size > MAX_RESIDENT_READ_BYTES
+            || !self.block_resident(handle)
+        {
+            return Err(Error::NotCached);
+        }
+        let block = self.load_block(handle, true)?;
+        Stats::add(&self.stats.blocks_read_resident, 1);
         self.cache
-            .get_cached(self.cache_id, handle.offset)
-            .ok_or(Error::NotCached)
+            .insert_loaded(self.cache_id, handle.offset, block.clone());
+        Ok(block)
+    }
+
+    /// True if the bytes of the block at `handle` are in memory (see `resident.rs`).
+    fn block_resident(&self, handle: BlockHandle) -> bool {
+        let start = usize::try_from(handle.offset).ok();
+        let end = usize::try_from(handle.size)
+            .ok()
+            .zip(start)
+            .and_then(|(n, s)| s.checked_add(n));
+        match (start, end) {
+            (Some(s), Some(e)) => self
+                .data
+                .get(s..e)
+                .is_some_and(super::resident::is_resident),
+            _ => false,
+        }
     }
 
     /// Reads data block `i` through the block cache.
@@ -461,6 +492,17 @@ impl SsTable {
             .map_err(|e| e.at(&self.data_path, handle.offset))
     }
 }
+
+/// Largest block (on-disk frame) a cache-only read loads from the page cache. Such a read
+/// runs on a server's async thread, which also drives the connections: verifying and
+/// copying a 64 KiB block there (~30 µs here) stalled the other requests of the
+/// connection more than the blocking-pool hop it saved (measured with `strata-bench`,
+/// YCSB C over 1M records: 64 KiB blocks lost ~10% throughput, 8 KiB blocks gained
+/// ~10-40% and cut the read p99; docs/benchmarks.md, "Where the time goes"). A block
+/// closes once it passes its family's `block_size`, so this admits families of up to
+/// ~12 KiB blocks; 16 KiB ones (frames just over 16 KiB) were inconclusive and keep the
+/// blocking path.
+pub const MAX_RESIDENT_READ_BYTES: u64 = 16 * 1024;
 
 /// The half of a parent SSTable a reference exposes.
 #[derive(Clone, Debug)]
