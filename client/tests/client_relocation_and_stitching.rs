@@ -167,6 +167,12 @@ impl MasterService for Fake {
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn report_server_stopped(
+        &self,
+        _: Request<pb::ReportServerStoppedRequest>,
+    ) -> Result<Response<pb::ReportServerStoppedResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     async fn cluster_status(
         &self,
         _: Request<pb::ClusterStatusRequest>,
