@@ -96,24 +96,8 @@ impl Region {
         self.check_cells_size(&m.row, &cells)?;
         let payload =
             (durability != Durability::Skip).then(|| mutation::encode_payload(&m.row, &cells));
-        let seq = {
-            let _w = self.write_lock.lock();
-            self.check_writable()?;
-            if let Some(p) = &payload
-                && self.wal.append_would_wait(p.len())
-            {
-                return Ok(None);
-            }
-            let seq = self.mvcc.begin();
-            if let Some(p) = &payload
-                && let Err(e) = self.wal.append(seq, p)
-            {
-                self.mvcc.complete(seq);
-                self.fail(&e);
-                return Err(e);
-            }
-            self.insert_cells(&m.row, &cells, seq);
-            seq
+        let Some(seq) = self.log_and_insert(&m.row, &cells, payload.as_deref(), false)? else {
+            return Ok(None);
         };
         drop(row_guard);
         Stats::add(&self.engine.stats.mutations, 1);
