@@ -96,8 +96,15 @@ impl Region {
         self.check_cells_size(&m.row, &cells)?;
         let payload =
             (durability != Durability::Skip).then(|| mutation::encode_payload(&m.row, &cells));
-        let Some(seq) = self.log_and_insert(&m.row, &cells, payload.as_deref(), false)? else {
-            return Ok(None);
+        let seq = {
+            let w = self.write_lock.lock();
+            self.check_writable()?;
+            if let Some(p) = &payload
+                && self.wal.append_would_wait(p.len())
+            {
+                return Ok(None);
+            }
+            self.log_and_insert(&w, &m.row, &cells, payload.as_deref())?
         };
         drop(row_guard);
         Stats::add(&self.engine.stats.mutations, 1);

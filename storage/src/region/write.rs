@@ -359,8 +359,10 @@ impl Region {
         self.check_cells_size(row, &cells)?;
         let payload =
             (durability != Durability::Skip).then(|| mutation::encode_payload(row, &cells));
-        let Some(seq) = self.log_and_insert(row, &cells, payload.as_deref(), true)? else {
-            unreachable!("a write that may wait always gets a sequence id");
+        let seq = {
+            let w = self.write_lock.lock();
+            self.check_writable()?;
+            self.log_and_insert(&w, row, &cells, payload.as_deref())?
         };
         drop(row_guard);
         Stats::add(&self.engine.stats.mutations, 1);
@@ -385,25 +387,16 @@ impl Region {
         Ok(seq)
     }
 
-    /// Under the region write lock: takes the next sequence id, appends `payload` (the
-    /// encoded mutation, `None` for `Durability::Skip`) to the WAL buffer and inserts the
-    /// cells. `Ok(None)` without a sequence id if `may_wait` is false and the append
-    /// would wait for the WAL buffer to drain. A failed append fails the region.
+    /// With the region write lock held (`_write`): takes the next sequence id, appends
+    /// `payload` (the encoded mutation, `None` for `Durability::Skip`) to the WAL buffer
+    /// and inserts the cells. A failed append fails the region.
     pub(super) fn log_and_insert(
         &self,
+        _write: &MutexGuard<'_, ()>,
         row: &[u8],
         cells: &[ResolvedCell],
         payload: Option<&[u8]>,
-        may_wait: bool,
-    ) -> Result<Option<u64>> {
-        let _w = self.write_lock.lock();
-        self.check_writable()?;
-        if let Some(p) = payload
-            && !may_wait
-            && self.wal.append_would_wait(p.len())
-        {
-            return Ok(None);
-        }
+    ) -> Result<u64> {
         let seq = self.mvcc.begin();
         if let Some(p) = payload
             && let Err(e) = self.wal.append(seq, p)
@@ -413,7 +406,7 @@ impl Region {
             return Err(e);
         }
         self.insert_cells(row, cells, seq);
-        Ok(Some(seq))
+        Ok(seq)
     }
 
     /// Inserts cells into the active memstores (write lock held, or during replay).
