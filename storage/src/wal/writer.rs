@@ -84,6 +84,8 @@ pub struct Wal {
     inner: Arc<Inner>,
     /// The async syncer, started by the first `sync(_, Async)`; joined by `close`.
     syncer: Mutex<Option<JoinHandle<()>>>,
+    /// Set once the syncer thread is started: spares async writers two locks per poll.
+    syncer_started: std::sync::atomic::AtomicBool,
 }
 
 // `Wal` is shared by every writer thread of a region.
@@ -287,6 +289,7 @@ impl Wal {
         Ok(Arc::new(Wal {
             inner: Arc::new(inner),
             syncer: Mutex::new(None),
+            syncer_started: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -385,8 +388,13 @@ impl Wal {
             Durability::Flush => false,
             Durability::Fsync => true,
         };
-        // Started before `state` is locked (it locks `syncer`, then `state`).
-        if let Err(e) = self.ensure_syncer() {
+        // Started before `state` is locked (it locks `syncer`, then `state`); once it
+        // runs, the open check below is all that is needed.
+        if !self
+            .syncer_started
+            .load(std::sync::atomic::Ordering::Acquire)
+            && let Err(e) = self.ensure_syncer()
+        {
             return Poll::Ready(Err(e));
         }
         let inner = &*self.inner;
@@ -552,6 +560,8 @@ impl Wal {
                 .spawn(move || inner.run_syncer())
                 .at(&self.inner.dir)?;
             *handle = Some(spawned);
+            self.syncer_started
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         Ok(())
     }
