@@ -116,6 +116,13 @@ fn escape_into(buf: &mut Vec<u8>, part: &[u8]) {
     buf.push(TERMINATOR);
 }
 
+/// The exact encoded length of a key of `row` and `qualifier`: a buffer of this
+/// capacity becomes a `Bytes` without a second allocation.
+pub fn encoded_len(row: &[u8], qualifier: &[u8]) -> usize {
+    let zeros = |part: &[u8]| part.iter().filter(|&&b| b == ESCAPE).count();
+    row.len() + zeros(row) + qualifier.len() + zeros(qualifier) + 4 + KEY_TRAILER_LEN
+}
+
 /// Upper bound of the encoded length of a key (for reserving buffers).
 pub fn encoded_len_hint(row: &[u8], qualifier: &[u8]) -> usize {
     row.len() + qualifier.len() + 4 + KEY_TRAILER_LEN + 8
@@ -137,6 +144,19 @@ pub fn encode_key_into(
     buf.extend_from_slice(&(!seq).to_be_bytes());
 }
 
+#[cfg(test)]
+#[test]
+fn encoded_len_is_exact() {
+    for (row, q) in [
+        (&b"r"[..], &b""[..]),
+        (b"row\x00x", b"q\x00\x00"),
+        (b"\x00", b"\x00"),
+    ] {
+        let k = encode_key(row, q, 7, CellType::Put, 9);
+        assert_eq!(k.len(), encoded_len(row, q), "{row:?} {q:?}");
+    }
+}
+
 /// Encodes a key into a fresh buffer.
 pub fn encode_key(
     row: &[u8],
@@ -145,7 +165,7 @@ pub fn encode_key(
     kind: CellType,
     seq: u64,
 ) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(encoded_len_hint(row, qualifier));
+    let mut buf = Vec::with_capacity(encoded_len(row, qualifier));
     encode_key_into(&mut buf, row, qualifier, timestamp, kind, seq);
     buf
 }

@@ -418,7 +418,8 @@ impl Region {
             let Some(store) = st.stores.get(&c.family) else {
                 continue;
             };
-            let mut k = Vec::with_capacity(key::encoded_len_hint(row, &c.qualifier));
+            // Exact capacity: `Bytes::from` then reuses the buffer instead of boxing a header.
+            let mut k = Vec::with_capacity(key::encoded_len(row, &c.qualifier));
             key::encode_key_into(&mut k, row, &c.qualifier, c.timestamp, c.kind, seq);
             added += store
                 .active
