@@ -186,6 +186,15 @@ pub fn row_end_key(row: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// [`row_end_key`] of the row whose [`row_part`] is given (no unescaping needed).
+pub fn row_end_of_part(row_part: &[u8]) -> Vec<u8> {
+    let mut buf = row_part.to_vec();
+    if let Some(last) = buf.last_mut() {
+        *last = AFTER_TERMINATOR;
+    }
+    buf
+}
+
 /// The smallest possible key of column `(row, qualifier)`; it is also the row+column
 /// bloom-filter key (see [`column_part`]).
 pub fn column_start_key(row: &[u8], qualifier: &[u8]) -> Vec<u8> {
@@ -216,18 +225,14 @@ pub fn column_seek_key(row: &[u8], qualifier: &[u8], timestamp: u64) -> Vec<u8> 
 /// past its `0x00 0x01` terminator.
 fn component_end(key: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    while i + 1 < key.len() {
-        if key[i] == ESCAPE {
-            match key[i + 1] {
-                TERMINATOR => return Some(i + 2),
-                ESCAPED_ZERO => i += 2,
-                _ => return None,
-            }
-        } else {
-            i += 1;
+    loop {
+        let zero = i + memchr::memchr(ESCAPE, key.get(i..)?)?;
+        match *key.get(zero + 1)? {
+            TERMINATOR => return Some(zero + 2),
+            ESCAPED_ZERO => i = zero + 2,
+            _ => return None,
         }
     }
-    None
 }
 
 fn unescape(part: &[u8]) -> Cow<'_, [u8]> {
@@ -247,6 +252,21 @@ fn unescape(part: &[u8]) -> Cow<'_, [u8]> {
 /// row parts are equal. This is also the row bloom key. `None` if the key is malformed.
 pub fn row_part(key: &[u8]) -> Option<&[u8]> {
     component_end(key, 0).map(|end| &key[..end])
+}
+
+/// The row key of a [`row_part`] (unescaped; borrowed when it holds no `0x00`).
+pub fn row_of_part(row_part: &[u8]) -> Option<Cow<'_, [u8]>> {
+    let escaped = row_part.strip_suffix(&[ESCAPE, TERMINATOR])?;
+    Some(unescape(escaped))
+}
+
+/// The qualifier of a [`column_part`] whose row part is `row_part_len` bytes long:
+/// cheaper than [`parse_key`] when the row is already known.
+pub fn qualifier_of_column(column: &[u8], row_part_len: usize) -> Option<Cow<'_, [u8]>> {
+    let escaped = column
+        .get(row_part_len..)?
+        .strip_suffix(&[ESCAPE, TERMINATOR])?;
+    Some(unescape(escaped))
 }
 
 /// The escaped row and qualifier with terminators (the key without its trailer): two
@@ -351,6 +371,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn parts_give_back_row_and_qualifier(row in arb_bytes(), q in arb_bytes(), ts in any::<u64>()) {
+            let k = encode_key(&row, &q, ts, CellType::Put, 3);
+            let rp = row_part(&k).unwrap();
+            prop_assert_eq!(&row_of_part(rp).unwrap()[..], &row[..]);
+            prop_assert_eq!(&qualifier_of_column(column_part(&k).unwrap(), rp.len()).unwrap()[..], &q[..]);
+            prop_assert_eq!(row_end_of_part(rp), row_end_key(&row));
+        }
+
         #[test]
         fn byte_order_matches_logical_order(a in arb_key(), b in arb_key()) {
             let ea = encode_key(&a.0, &a.1, a.2, a.3, a.4);

@@ -14,6 +14,11 @@ pub type BoxedIter<'a> = Box<dyn InternalIterator + 'a>;
 pub struct MergingIterator<'a> {
     children: Vec<BoxedIter<'a>>,
     current: Option<usize>,
+    /// Other children sitting on the current key (duplicates, advanced with it): bit `i`
+    /// for child `i < 64`, the rest in `dups_extra`. Found by the same pass that picks the
+    /// current child.
+    dups: u64,
+    dups_extra: Vec<usize>,
 }
 
 impl<'a> MergingIterator<'a> {
@@ -22,28 +27,39 @@ impl<'a> MergingIterator<'a> {
         MergingIterator {
             children,
             current: None,
+            dups: 0,
+            dups_extra: Vec::new(),
         }
     }
 
     /// Merges children that are already positioned (seeked); readable at once.
     pub fn new_positioned(children: Vec<BoxedIter<'a>>) -> Self {
-        let mut m = MergingIterator {
-            children,
-            current: None,
-        };
+        let mut m = MergingIterator::new(children);
         m.pick_smallest();
         m
     }
 
     fn pick_smallest(&mut self) {
         let mut best: Option<usize> = None;
+        self.dups = 0;
+        self.dups_extra.clear();
         for (i, c) in self.children.iter().enumerate() {
             if !c.valid() {
                 continue;
             }
-            match best {
-                Some(b) if self.children[b].key() <= c.key() => {}
-                _ => best = Some(i),
+            let Some(b) = best else {
+                best = Some(i);
+                continue;
+            };
+            match c.key().cmp(self.children[b].key()) {
+                std::cmp::Ordering::Less => {
+                    best = Some(i);
+                    self.dups = 0;
+                    self.dups_extra.clear();
+                }
+                std::cmp::Ordering::Equal if i < 64 => self.dups |= 1 << i,
+                std::cmp::Ordering::Equal => self.dups_extra.push(i),
+                std::cmp::Ordering::Greater => {}
             }
         }
         self.current = best;
@@ -72,24 +88,16 @@ impl InternalIterator for MergingIterator<'_> {
             return Ok(());
         };
         // Sources sitting on the same key as the current one hold duplicates: advance
-        // them too (found before moving anything, so no copy of the key is needed).
-        let mut dups: u64 = 0;
-        let mut extra: Vec<usize> = Vec::new();
-        for i in 0..self.children.len() {
-            if i != cur
-                && self.children[i].valid()
-                && self.children[i].key() == self.children[cur].key()
-            {
-                if i < 64 {
-                    dups |= 1 << i;
-                } else {
-                    extra.push(i);
-                }
-            }
-        }
+        // them too.
         self.children[cur].next()?;
-        let bitmask = (0..self.children.len().min(64)).filter(|i| dups & (1 << i) != 0);
-        for i in bitmask.chain(extra) {
+        let mut dups = self.dups;
+        while dups != 0 {
+            let i = dups.trailing_zeros() as usize;
+            dups &= dups - 1;
+            self.children[i].next()?;
+        }
+        for k in 0..self.dups_extra.len() {
+            let i = self.dups_extra[k];
             self.children[i].next()?;
         }
         self.pick_smallest();

@@ -82,11 +82,13 @@ pub(crate) fn collect_row(
 ) -> Result<()> {
     let max_versions = q.max_versions.min(q.family.max_versions).max(1);
     let mut family_delete_ts: Option<u64> = None;
-    let col_key = &mut scratch.col_key;
+    let RowScratch {
+        col_key,
+        last_qualifier: qualifier,
+    } = scratch;
     col_key.clear();
     let mut col = ColumnState::default();
     let mut col_selected = false;
-    let mut qualifier = Bytes::new();
     while iter.valid() {
         let k = iter.key();
         // `row_part` ends with the row terminator, so a prefix match is an exact row match.
@@ -103,17 +105,16 @@ pub(crate) fn collect_row(
             col_key.clear();
             col_key.extend_from_slice(this_col);
             col = ColumnState::default();
-            let parsed = key::parse_key(k).ok_or_else(|| corrupt("unparsable key"))?;
-            col_selected = q.selected(&parsed.qualifier);
+            let parsed = key::qualifier_of_column(this_col, row_part.len())
+                .ok_or_else(|| corrupt("unparsable key"))?;
+            col_selected = q.selected(&parsed);
             // Rows of a table tend to share column names: reuse the last qualifier.
-            if scratch.last_qualifier[..] != parsed.qualifier[..] {
-                scratch.last_qualifier = Bytes::copy_from_slice(&parsed.qualifier);
+            if qualifier[..] != parsed[..] {
+                *qualifier = Bytes::copy_from_slice(&parsed);
             }
-            qualifier = scratch.last_qualifier.clone();
-            let is_empty_qualifier = parsed.qualifier.is_empty();
-            if !col_selected && !is_empty_qualifier {
+            if !col_selected && !parsed.is_empty() {
                 // Nothing to read in this column: jump to the next selected one or the row end.
-                let current = parsed.qualifier.into_owned();
+                let current = parsed.into_owned();
                 skip_to_next_selected(iter, row, &current, q)?;
                 continue;
             }

@@ -316,7 +316,8 @@ impl Scanner {
         }
         let mut bytes = 0;
         let mut row_part: Vec<u8> = Vec::new();
-        let mut last_row: Option<Bytes> = None;
+        // `row_part` holds the last row read once this is set.
+        let mut read_any = false;
         let mut arena = bytes::BytesMut::new();
         loop {
             let mut smallest: Option<&[u8]> = None;
@@ -341,16 +342,13 @@ impl Scanner {
                 done = true;
                 break;
             }
-            let row = iters
-                .iter()
-                .find(|(_, it)| it.valid() && it.key().starts_with(&row_part))
-                .and_then(|(_, it)| key::parse_key(it.key()))
-                .map(|k| {
+            let row = key::row_of_part(&row_part)
+                .map(|r| {
                     // Row keys of a batch share one buffer: one allocation per ~64 KiB.
-                    if arena.capacity() < k.row.len() {
-                        arena.reserve(ROW_ARENA_BYTES.max(k.row.len()));
+                    if arena.capacity() < r.len() {
+                        arena.reserve(ROW_ARENA_BYTES.max(r.len()));
                     }
-                    arena.extend_from_slice(&k.row);
+                    arena.extend_from_slice(&r);
                     arena.split().freeze()
                 })
                 .ok_or_else(|| scan_corruption("unparsable key"))?;
@@ -371,7 +369,7 @@ impl Scanner {
                 };
                 collect_row(it, &row, &row_part, &q, &mut self.scratch, &mut cells)?;
             }
-            last_row = Some(row.clone());
+            read_any = true;
             if cells.is_empty() {
                 continue;
             }
@@ -390,8 +388,8 @@ impl Scanner {
             }
         }
         drop(iters);
-        if let Some(r) = last_row {
-            cursor = key::row_end_key(&r);
+        if read_any {
+            cursor = key::row_end_of_part(&row_part);
         }
         self.cursor = cursor;
         self.remaining = remaining;
