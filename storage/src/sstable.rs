@@ -32,6 +32,7 @@ mod builder;
 mod codec;
 mod footer;
 mod frame;
+mod heads;
 mod index;
 mod iter;
 mod meta;

@@ -72,7 +72,20 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self, what: &str) -> DecodeResult<u64> {
+        // Most lengths in a block fit one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_slow(what)
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self, what: &str) -> DecodeResult<u64> {
         let mut v: u64 = 0;
         for i in 0..MAX_VARINT_LEN {
             let b = *self

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use super::block::BlockIter;
 use super::codec::DecodeError;
-use super::index::find_block;
 use super::reader::SsTable;
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
@@ -102,7 +101,7 @@ impl SsTableIter {
     }
 
     fn seek_inner(&mut self, target: &[u8]) -> Result<()> {
-        let idx = find_block(self.table.full_index(), target);
+        let idx = self.table.find_block(target);
         if self.load(idx)?
             && let Some(b) = &mut self.block
             && let Err(e) = b.seek(target)

@@ -22,6 +22,7 @@ use super::bloom::BloomFilter;
 use super::codec::{BlockHandle, DecodeError};
 use super::footer::{FOOTER_LEN, Footer};
 use super::frame::read_frame;
+use super::heads::KeyHeads;
 use super::index::{IndexEntry, decode_index};
 use super::iter::SsTableIter;
 use super::meta::SsTableMeta;
@@ -51,6 +52,8 @@ pub struct SsTable {
     cache: Arc<BlockCache>,
     stats: Arc<Stats>,
     index: Vec<IndexEntry>,
+    /// Heads of the index's last keys, for [`SsTable::find_block`].
+    index_heads: KeyHeads,
     bloom: Option<BloomFilter>,
     meta: SsTableMeta,
     /// Set when a compaction replaced the file: it is unlinked when the last reader
@@ -173,6 +176,12 @@ impl SsTable {
             }
         };
 
+        let index_heads = KeyHeads::new(
+            &index
+                .iter()
+                .map(|e| e.last_key.as_slice())
+                .collect::<Vec<_>>(),
+        );
         Ok(SsTable {
             path: path.to_path_buf(),
             data_path: path.to_path_buf(),
@@ -182,6 +191,7 @@ impl SsTable {
             cache,
             stats,
             index,
+            index_heads,
             bloom,
             meta,
             obsolete: std::sync::atomic::AtomicBool::new(false),
@@ -240,6 +250,15 @@ impl SsTable {
     /// The whole index of the data file (block numbers used by iterators and the cache).
     pub(crate) fn full_index(&self) -> &[IndexEntry] {
         &self.index
+    }
+
+    /// Number (in [`Self::full_index`]) of the first block whose last key is `>= target`,
+    /// the index's length if none.
+    pub(crate) fn find_block(&self, target: &[u8]) -> usize {
+        let last_key = |i: usize| self.index.get(i).map(|e| e.last_key.as_slice()).ok_or(());
+        self.index_heads
+            .count_less(target, last_key)
+            .unwrap_or_else(|()| super::index::find_block(&self.index, target))
     }
 
     /// The (bounds, empty) an iterator of this table clips to: a lower bound for a top
