@@ -123,7 +123,8 @@ impl Memstore {
         self.insert_at(key, value, seq, 1)
     }
 
-    /// Inserts an entry written at clock time `now_ms`; returns the bytes charged.
+    /// Inserts an entry written at clock time `now_ms` (only read for the first edit, which
+    /// starts the memstore's age); returns the bytes charged.
     ///
     /// The value is copied: a `Bytes` handed in is often a slice of a much larger
     /// buffer (a decoded gRPC request, a WAL read buffer), and keeping the slice would

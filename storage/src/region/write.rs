@@ -412,18 +412,23 @@ impl Region {
     /// Inserts cells into the active memstores (write lock held, or during replay).
     pub(crate) fn insert_cells(&self, row: &[u8], cells: &[ResolvedCell], seq: u64) {
         let st = self.snapshot();
-        let now = self.engine.clock.now_ms();
+        // The clock is read only for a memstore's first edit (its age starts there).
+        let mut now = None;
         let mut added = 0;
         for c in cells {
             let Some(store) = st.stores.get(&c.family) else {
                 continue;
+            };
+            let now_ms = match store.active.first_insert_ms() {
+                Some(_) => 0,
+                None => *now.get_or_insert_with(|| self.engine.clock.now_ms()),
             };
             // Exact capacity: `Bytes::from` then reuses the buffer instead of boxing a header.
             let mut k = Vec::with_capacity(key::encoded_len(row, &c.qualifier));
             key::encode_key_into(&mut k, row, &c.qualifier, c.timestamp, c.kind, seq);
             added += store
                 .active
-                .insert_at(Bytes::from(k), c.value.clone(), seq, now);
+                .insert_at(Bytes::from(k), c.value.clone(), seq, now_ms);
         }
         self.charge_memstore(added);
     }
