@@ -135,6 +135,17 @@ impl Inner {
         if let Some(region) = self.locations.lookup(table, row) {
             return Ok(region);
         }
+        // Boxed: a cache miss is rare, and a master call's state would otherwise enlarge
+        // (and be moved with) the future of every call.
+        Box::pin(self.locate_from_master(table, row, timeout)).await
+    }
+
+    async fn locate_from_master(
+        &self,
+        table: &str,
+        row: &[u8],
+        timeout: Duration,
+    ) -> Result<Arc<RegionInfo>> {
         let message = pb::LocateRegionRequest {
             table: table.to_owned(),
             row: bytes::Bytes::copy_from_slice(row),

@@ -68,6 +68,12 @@ impl Connections {
         if let Some(channel) = self.channels.lock().get(&address) {
             return Ok(channel.clone());
         }
+        // Boxed: connecting is rare, and its state would otherwise enlarge (and be moved
+        // with) the future of every call.
+        Box::pin(self.connect(address)).await
+    }
+
+    async fn connect(&self, address: String) -> Result<Channel> {
         let channel = self
             .endpoint(&address)?
             .connect()

@@ -130,7 +130,8 @@ impl Retrier {
             return Err(self.timeout(format!("last error: {err}")));
         }
         tracing::debug!(attempt = self.attempts, ?delay, error = %err, "retrying");
-        tokio::time::sleep(delay).await;
+        // Boxed: retries are rare, and a timer inline would enlarge every call's future.
+        Box::pin(tokio::time::sleep(delay)).await;
         Ok(())
     }
 

@@ -51,6 +51,12 @@ impl Admission {
             Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
             Err(tokio::sync::TryAcquireError::NoPermits) => {}
         }
+        // Boxed: the queue wait (a timer and a semaphore wait) would otherwise make every
+        // request's future that much larger, and futures are moved as they nest.
+        Box::pin(self.queue_for_slot()).await
+    }
+
+    async fn queue_for_slot(&self) -> Result<Permit, Status> {
         let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
         let _leave = LeaveQueue(&self.waiting);
         if queued >= self.max_queue {

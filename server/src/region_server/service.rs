@@ -227,7 +227,7 @@ impl RegionServer {
         times.queue = started.elapsed();
         let permit = permit?;
         if rpc == Rpc::Get && !self.hooks.get_delay.is_zero() {
-            tokio::time::sleep(self.hooks.get_delay).await;
+            Box::pin(tokio::time::sleep(self.hooks.get_delay)).await;
         }
         let online = self.locate(region)?;
         *located = Some(online.clone());
@@ -240,7 +240,9 @@ impl RegionServer {
                 self.check_still_serving(&online)?;
                 Ok(answer)
             }
-            Err(p) => self.run(permit, online, times, move |r| f(r, p)).await,
+            // Boxed: most calls are answered inline, and the blocking-pool hop's state
+            // would otherwise enlarge (and be moved with) every call's future.
+            Err(p) => Box::pin(self.run(permit, online, times, move |r| f(r, p))).await,
         }
     }
 
