@@ -354,8 +354,9 @@ impl RegionServer {
 #[tonic::async_trait]
 impl RegionService for RegionGrpc {
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetResponse>, Status> {
-        let req = req.into_inner();
-        let (region, key) = (req.region.clone(), req.row.clone());
+        let mut req = req.into_inner();
+        // Taken, not cloned: the get itself needs only the row and its options.
+        let (region, key) = (req.region.take(), req.row.clone());
         let delay = self.0.hooks.get_read_delay;
         // Cache hits are answered on the runtime thread, sparing the hop to the blocking
         // pool (about a third of the server's CPU per get); only file reads go there.
@@ -419,8 +420,8 @@ impl RegionService for RegionGrpc {
         &self,
         req: Request<pb::MutateRequest>,
     ) -> Result<Response<pb::MutateResponse>, Status> {
-        let req = req.into_inner();
-        let (region, key) = (req.region.clone(), req.row.clone());
+        let mut req = req.into_inner();
+        let (region, key) = (req.region.take(), req.row.clone());
         let m =
             durability(req.durability).and_then(|d| Ok((row_mutation(req.row, req.mutations)?, d)));
         self.0
