@@ -6,13 +6,84 @@
 
 use crate::error::Result;
 use crate::iterator::InternalIterator;
+use crate::memstore::MemstoreIter;
+use crate::sstable::SsTableIter;
 
-/// A boxed source.
-pub type BoxedIter<'a> = Box<dyn InternalIterator + 'a>;
+/// A merged source. The two kinds a store holds are variants of their own, so the
+/// merge's calls per entry (`valid`, `key`, `next`, several per row of a scan) are
+/// direct and can be inlined rather than going through a vtable; anything else is
+/// boxed.
+pub enum Source<'a> {
+    /// A memstore's cursor.
+    Memstore(MemstoreIter<'a>),
+    /// An SSTable's cursor.
+    Table(SsTableIter),
+    /// Any other sorted source.
+    Other(Box<dyn InternalIterator + 'a>),
+}
+
+impl<'a> From<MemstoreIter<'a>> for Source<'a> {
+    fn from(it: MemstoreIter<'a>) -> Self {
+        Source::Memstore(it)
+    }
+}
+
+impl From<SsTableIter> for Source<'_> {
+    fn from(it: SsTableIter) -> Self {
+        Source::Table(it)
+    }
+}
+
+impl<'a> From<Box<dyn InternalIterator + 'a>> for Source<'a> {
+    fn from(it: Box<dyn InternalIterator + 'a>) -> Self {
+        Source::Other(it)
+    }
+}
+
+macro_rules! each_source {
+    ($self:expr, $it:ident => $e:expr) => {
+        match $self {
+            Source::Memstore($it) => $e,
+            Source::Table($it) => $e,
+            Source::Other($it) => $e,
+        }
+    };
+}
+
+impl InternalIterator for Source<'_> {
+    #[inline]
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        each_source!(self, it => it.seek(target))
+    }
+    #[inline]
+    fn seek_to_first(&mut self) -> Result<()> {
+        each_source!(self, it => it.seek_to_first())
+    }
+    #[inline]
+    fn next(&mut self) -> Result<()> {
+        each_source!(self, it => it.next())
+    }
+    #[inline]
+    fn valid(&self) -> bool {
+        each_source!(self, it => it.valid())
+    }
+    #[inline]
+    fn key(&self) -> &[u8] {
+        each_source!(self, it => it.key())
+    }
+    #[inline]
+    fn value(&self) -> &[u8] {
+        each_source!(self, it => it.value())
+    }
+    #[inline]
+    fn value_bytes(&self) -> bytes::Bytes {
+        each_source!(self, it => it.value_bytes())
+    }
+}
 
 /// Merges sorted sources into one sorted cursor.
 pub struct MergingIterator<'a> {
-    children: Vec<BoxedIter<'a>>,
+    children: Vec<Source<'a>>,
     current: Option<usize>,
     /// Other children sitting on the current key (duplicates, advanced with it): bit `i`
     /// for child `i < 64`, the rest in `dups_extra`. Found by the same pass that picks the
@@ -23,7 +94,7 @@ pub struct MergingIterator<'a> {
 
 impl<'a> MergingIterator<'a> {
     /// Merges `children`; call a seek before reading.
-    pub fn new(children: Vec<BoxedIter<'a>>) -> Self {
+    pub fn new(children: Vec<Source<'a>>) -> Self {
         MergingIterator {
             children,
             current: None,
@@ -33,7 +104,7 @@ impl<'a> MergingIterator<'a> {
     }
 
     /// Merges children that are already positioned (seeked); readable at once.
-    pub fn new_positioned(children: Vec<BoxedIter<'a>>) -> Self {
+    pub fn new_positioned(children: Vec<Source<'a>>) -> Self {
         let mut m = MergingIterator::new(children);
         m.pick_smallest();
         m
@@ -146,11 +217,7 @@ mod tests {
         let a = ms(&[b"a", b"c", b"e"]);
         let b = ms(&[b"b", b"c", b"f"]);
         let c = ms(&[]);
-        let mut it = MergingIterator::new(vec![
-            Box::new(a.iter()),
-            Box::new(b.iter()),
-            Box::new(c.iter()),
-        ]);
+        let mut it = MergingIterator::new(vec![a.iter().into(), b.iter().into(), c.iter().into()]);
         it.seek_to_first().unwrap();
         let mut out = vec![];
         while it.valid() {

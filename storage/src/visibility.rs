@@ -72,8 +72,8 @@ fn corrupt(reason: &str) -> Error {
 /// Reads the row the iterator is positioned in (its key's row part must equal
 /// `row_part`), appending visible cells to `out`, and leaves the iterator at the first
 /// entry past the row.
-pub(crate) fn collect_row(
-    iter: &mut dyn InternalIterator,
+pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
+    iter: &mut I,
     row: &Bytes,
     row_part: &[u8],
     q: &StoreQuery<'_>,
@@ -163,7 +163,7 @@ const MAX_SEQUENTIAL_SKIPS: usize = 8;
 
 /// Moves the iterator, positioned at an entry of `column` (a [`key::column_part`]), to
 /// the first entry past that column.
-fn skip_rest_of_column(iter: &mut dyn InternalIterator, column: &[u8]) -> Result<()> {
+fn skip_rest_of_column<I: InternalIterator + ?Sized>(iter: &mut I, column: &[u8]) -> Result<()> {
     for _ in 0..MAX_SEQUENTIAL_SKIPS {
         iter.next()?;
         if !iter.valid() || key::column_part(iter.key()) != Some(column) {
@@ -288,8 +288,8 @@ impl<'a> RetentionFilter<'a> {
 
 /// Seeks past an unselected column to the next selected qualifier of the row, or to
 /// the row's end when none is left.
-fn skip_to_next_selected(
-    iter: &mut dyn InternalIterator,
+fn skip_to_next_selected<I: InternalIterator + ?Sized>(
+    iter: &mut I,
     row: &Bytes,
     current: &[u8],
     q: &StoreQuery<'_>,

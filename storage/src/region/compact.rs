@@ -13,7 +13,7 @@ use crate::compaction::{CompactionKind, CompactionReport, StoreCompaction, picke
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::manifest::Manifest;
-use crate::merge::{BoxedIter, MergingIterator};
+use crate::merge::{MergingIterator, Source};
 use crate::sstable::{SsTable, SsTableBuilder, SsTableWriteOptions};
 use crate::visibility::RetentionFilter;
 
@@ -139,10 +139,8 @@ impl Region {
         let bytes_read: u64 = inputs.iter().map(|f| f.file_size()).sum();
         tracing::info!(region = %self.name, family = %fam, ?kind, input_files = inputs.len(),
             input_bytes = bytes_read, store_files = store.files.len(), "compaction starts");
-        let children: Vec<BoxedIter<'_>> = inputs
-            .iter()
-            .map(|f| Box::new(f.iter(false)) as BoxedIter<'_>)
-            .collect();
+        let children: Vec<Source<'_>> =
+            inputs.iter().map(|f| Source::from(f.iter(false))).collect();
         let mut merged = MergingIterator::new(children);
         merged.seek_to_first()?;
         let write_opts = SsTableWriteOptions {

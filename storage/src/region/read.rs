@@ -10,7 +10,7 @@ use crate::engine::EngineShared;
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
 use crate::key::{self, Cell};
-use crate::merge::{BoxedIter, MergingIterator};
+use crate::merge::{MergingIterator, Source};
 use crate::options::{BloomType, FamilyOptions};
 use crate::query::{ColumnSelection, Get, Row, Scan, TimeRange};
 use crate::sstable::SsTable;
@@ -109,19 +109,19 @@ impl Region {
         let mut cells: Vec<Cell> = Vec::new();
         for p in &plans {
             let store = &st.stores[&p.family];
-            let mut children: Vec<BoxedIter<'_>> =
+            let mut children: Vec<Source<'_>> =
                 Vec::with_capacity(1 + store.frozen.len() + store.files.len());
             for m in std::iter::once(&store.active).chain(store.frozen.iter()) {
                 let mut it = m.iter();
                 it.seek(&row_part)?;
                 if it.valid() && it.key().starts_with(&row_part) {
-                    children.push(Box::new(it));
+                    children.push(it.into());
                 }
             }
             for f in &store.files {
                 let qualifiers = p.qualifiers.as_deref();
                 if let Some(it) = self.probe_file(f, &g.row, &row_part, qualifiers, cache_only)? {
-                    children.push(Box::new(it));
+                    children.push(it.into());
                 }
             }
             if children.is_empty() {
@@ -271,15 +271,15 @@ fn store_iter<'a>(
     stop: Option<&[u8]>,
     fill: bool,
 ) -> MergingIterator<'a> {
-    let mut children: Vec<BoxedIter<'a>> =
+    let mut children: Vec<Source<'a>> =
         Vec::with_capacity(1 + store.frozen.len() + store.files.len());
-    children.push(Box::new(store.active.iter()));
+    children.push(store.active.iter().into());
     for m in &store.frozen {
-        children.push(Box::new(m.iter()));
+        children.push(m.iter().into());
     }
     for f in &store.files {
         if f.overlaps_rows(cursor, stop) {
-            children.push(Box::new(f.iter(fill)));
+            children.push(f.iter(fill).into());
         }
     }
     MergingIterator::new(children)
