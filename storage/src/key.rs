@@ -324,6 +324,42 @@ pub fn parse_key_or_corrupt<'a>(
     })
 }
 
+/// Most distinct family names [`family_name`] keeps (64 bytes each at most: 256 KiB).
+pub const MAX_INTERNED_FAMILY_NAMES: usize = 4096;
+
+/// Interned family names (see [`family_name`]); they live as long as the process.
+static FAMILY_NAMES: parking_lot::Mutex<std::collections::BTreeSet<&'static [u8]>> =
+    parking_lot::Mutex::new(std::collections::BTreeSet::new());
+
+/// A family name as `Bytes` whose clones and drops touch no reference count.
+///
+/// Every cell a read returns carries its family, so a scan cloned (an atomic increment)
+/// and later dropped (a decrement) the family name once per row. The first
+/// [`MAX_INTERNED_FAMILY_NAMES`] distinct names are kept for the life of the process and
+/// handed out as static `Bytes`; past that bound names are ordinary shared `Bytes`.
+pub fn family_name(name: &[u8]) -> Bytes {
+    let mut names = FAMILY_NAMES.lock();
+    if let Some(&interned) = names.get(name) {
+        return Bytes::from_static(interned);
+    }
+    if names.len() >= MAX_INTERNED_FAMILY_NAMES {
+        return Bytes::copy_from_slice(name);
+    }
+    let interned: &'static [u8] = Box::leak(name.to_vec().into_boxed_slice());
+    names.insert(interned);
+    Bytes::from_static(interned)
+}
+
+#[cfg(test)]
+#[test]
+fn family_names_are_interned_once() {
+    let a = family_name(b"interned-family-test");
+    let b = family_name(b"interned-family-test");
+    assert_eq!(a, b);
+    assert_eq!(a.as_ptr(), b.as_ptr(), "one copy per distinct name");
+    assert_eq!(&family_name(b"other-family-test")[..], b"other-family-test");
+}
+
 /// A cell as users see it: one version of one column, or a delete marker.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cell {

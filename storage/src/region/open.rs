@@ -86,7 +86,7 @@ impl Region {
                 frozen: Vec::new(),
                 files,
             };
-            stores.insert(Bytes::copy_from_slice(f.name.as_bytes()), state);
+            stores.insert(crate::key::family_name(f.name.as_bytes()), state);
         }
         let state = RegionState {
             stores,

@@ -50,6 +50,11 @@ fn plan(region: &Region, st: &RegionState, columns: &ColumnSelection) -> Result<
         .iter()
         .map(|(f, qs)| {
             let store = region.family(st, f)?;
+            // The store's own (interned) name, not the request's copy.
+            let family = st
+                .stores
+                .get_key_value(&f[..])
+                .map_or_else(|| f.clone(), |(name, _)| name.clone());
             for q in qs {
                 crate::mutation::validate_qualifier(q)?;
             }
@@ -60,7 +65,7 @@ fn plan(region: &Region, st: &RegionState, columns: &ColumnSelection) -> Result<
                 qs
             });
             Ok(StorePlan {
-                family: f.clone(),
+                family,
                 options: store.options.clone(),
                 qualifiers,
             })
