@@ -191,7 +191,12 @@ pub struct MemstoreIter<'a> {
 
 impl InternalIterator for MemstoreIter<'_> {
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        // One small copy of the target buys the inline-head comparisons on the way down.
+        // One small copy of the target buys the inline-head comparisons on the way down;
+        // an empty memstore (the usual state right after a flush) needs neither.
+        if self.map.is_empty() {
+            self.cur = None;
+            return Ok(());
+        }
         let target = MemKey::new(Bytes::copy_from_slice(target));
         self.cur = self.map.lower_bound(Bound::Included(&target));
         Ok(())

@@ -77,6 +77,31 @@ pub(super) fn code_of<T>(r: &Result<T, Status>) -> tonic::Code {
 
 impl RegionServer {
     /// Records a finished request in the metrics and, if slow, in the slow log.
+    /// Records a one-row call (Get, Mutate) that started at `started`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish_unary<T>(
+        &self,
+        rpc: Rpc,
+        region: Option<&pb::RegionRef>,
+        located: Option<&OnlineRegion>,
+        row: &[u8],
+        started: Instant,
+        times: CallTimes,
+        r: &Result<T, Status>,
+    ) {
+        self.finish(Outcome {
+            rpc,
+            region,
+            located,
+            row,
+            duration: started.elapsed(),
+            times,
+            items: 1,
+            code: code_of(r),
+            tables: Vec::new(),
+        });
+    }
+
     pub(super) fn finish(&self, o: Outcome<'_>) {
         let error = (o.code != tonic::Code::Ok).then_some(o.code);
         self.metrics.record(o.rpc, o.duration, error);

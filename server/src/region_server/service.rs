@@ -191,17 +191,7 @@ impl RegionServer {
         let r = self
             .unary_steps(rpc, region, started, &mut times, &mut located, inline, f)
             .await;
-        self.finish(Outcome {
-            rpc,
-            region,
-            located: located.as_deref(),
-            row,
-            duration: started.elapsed(),
-            times,
-            items: 1,
-            code: code_of(&r),
-            tables: Vec::new(),
-        });
+        self.finish_unary(rpc, region, located.as_deref(), row, started, times, &r);
         r
     }
 

@@ -71,17 +71,7 @@ impl RegionServer {
         let r = self
             .mutate_steps(region, started, &mut times, &mut located, m)
             .await;
-        self.finish(Outcome {
-            rpc,
-            region,
-            located: located.as_deref(),
-            row,
-            duration: started.elapsed(),
-            times,
-            items: 1,
-            code: code_of(&r),
-            tables: Vec::new(),
-        });
+        self.finish_unary(rpc, region, located.as_deref(), row, started, times, &r);
         r
     }
 
