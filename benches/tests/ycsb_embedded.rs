@@ -179,7 +179,9 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
                 // The binding's table option: HBase's BLOCKSIZE.
                 p.set(BLOCK_SIZE_PROPERTY, "8192");
             }
-            let store = StrataStore::connect(server.url(), &table).await.unwrap();
+            let store = StrataStore::connect(server.url(), &table, &p)
+                .await
+                .unwrap();
             store.create_table(Vec::new(), &p).await.unwrap();
             let described = store.client().admin().describe_table(&table).await.unwrap();
             let block_size = described.descriptor.families[0].block_size;
@@ -201,7 +203,7 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
 
         // Workload E, one worker so the key model is exact at every scan.
         let p = props("e", "usertable_e");
-        let inner = StrataStore::connect(server.url(), "usertable_e")
+        let inner = StrataStore::connect(server.url(), "usertable_e", &p)
             .await
             .unwrap();
         inner.create_table(Vec::new(), &p).await.unwrap();
@@ -232,7 +234,9 @@ fn every_core_workload_runs_clean_against_embedded_strata() {
         for attempt in 0..3 {
             let table = format!("usertable_paced{attempt}");
             let p = props("b", &table);
-            let store = StrataStore::connect(server.url(), &table).await.unwrap();
+            let store = StrataStore::connect(server.url(), &table, &p)
+                .await
+                .unwrap();
             store.create_table(Vec::new(), &p).await.unwrap();
             let r = load_and_run(&store, &p, "b", 4, Some(150.0)).await;
             check_counts(&r);

@@ -14,6 +14,7 @@ use crate::admin::Admin;
 use crate::config::ClientConfig;
 use crate::connection::{Connections, MasterClient, RegionClient, normalize, request};
 use crate::error::{Error, Result};
+use crate::get::Get;
 use crate::location::{LocationCache, RegionInfo};
 use crate::table::Table;
 
@@ -196,8 +197,34 @@ impl Inner {
                 .map_err(|s| Error::from_region_status(&s)),
             Err(e) => Err(e),
         };
+        self.settle(&region, result)
+    }
+
+    /// One attempt of a get of `row` of `table`: locate its region and read it through
+    /// the server's get coalescer (see `coalesce`).
+    pub(crate) async fn get_row(
+        &self,
+        table: &str,
+        get: &Get,
+        timeout: Duration,
+    ) -> Result<Option<pb::Row>> {
+        let region = self.locate(table, get.row(), timeout).await?;
+        let result = match self.connections.region_gets(&region.server).await {
+            Ok((client, gets)) => {
+                let message = get.to_request(Some(region.region_ref()));
+                gets.get(client, message, timeout)
+                    .await
+                    .map_err(|s| Error::from_region_status(&s))
+            }
+            Err(e) => Err(e),
+        };
+        self.settle(&region, result)
+    }
+
+    /// Passes `result` on, after dropping what its failure proved stale.
+    fn settle<T>(&self, region: &RegionInfo, result: Result<T>) -> Result<T> {
         if let Err(e) = &result {
-            self.region_failed(&region, e);
+            self.region_failed(region, e);
         }
         result
     }

@@ -38,6 +38,13 @@ pub struct ClientConfig {
     /// Rows per streamed scan message asked of the server when a scan does not set
     /// `batch_rows`; 0 lets the server choose. Default 0.
     pub scan_batch_rows: u32,
+    /// Get calls in flight to one server before further gets wait and leave together as
+    /// one MultiGet when one of those calls ends ("natural batching": no timer, so a get
+    /// at low load is a plain Get). 0 turns coalescing off: every get is its own call.
+    /// Default 4. HBase's client has no equivalent; it sends each `Table.get` alone.
+    pub coalesce_gets_after: usize,
+    /// Gets in one coalesced MultiGet at most. Default 64.
+    pub max_coalesced_gets: usize,
 }
 
 impl Default for ClientConfig {
@@ -52,6 +59,8 @@ impl Default for ClientConfig {
             max_message_bytes: 64 << 20,
             admin_timeout: Duration::from_secs(600),
             scan_batch_rows: 0,
+            coalesce_gets_after: 4,
+            max_coalesced_gets: 64,
         }
     }
 }
@@ -106,6 +115,15 @@ impl ClientConfig {
     /// Sets [`scan_batch_rows`](Self::scan_batch_rows).
     pub fn scan_batch_rows(mut self, rows: u32) -> Self {
         self.scan_batch_rows = rows;
+        self
+    }
+
+    /// Sets [`coalesce_gets_after`](Self::coalesce_gets_after) (0 = off) and
+    /// [`max_coalesced_gets`](Self::max_coalesced_gets) (at least 1, at most the
+    /// server's batch limit of 10,000).
+    pub fn coalesce_gets(mut self, after: usize, max_batch: usize) -> Self {
+        self.coalesce_gets_after = after;
+        self.max_coalesced_gets = max_batch.clamp(1, 10_000);
         self
     }
 

@@ -6,10 +6,14 @@
 //! pool (see [`Connections::forget`]) so the next attempt connects afresh. All channels
 //! have TCP_NODELAY on, a connect timeout, and explicit message-size limits.
 //!
+//! Each pooled server also has its [`GetCoalescer`], so concurrent gets to one server
+//! share MultiGet calls under load (see `coalesce`).
+//!
 //! Thread safety: the pool is a mutex around a map of cloneable `Channel`s; the mutex
 //! is never held across an await.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -17,6 +21,7 @@ use strata_proto::v1::master_service_client::MasterServiceClient;
 use strata_proto::v1::region_service_client::RegionServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::coalesce::GetCoalescer;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 
@@ -29,7 +34,14 @@ pub(crate) type MasterClient = MasterServiceClient<Channel>;
 #[derive(Debug)]
 pub(crate) struct Connections {
     config: ClientConfig,
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<HashMap<String, Pooled>>,
+}
+
+/// One server's channel and the gets waiting for it.
+#[derive(Debug, Clone)]
+struct Pooled {
+    channel: Channel,
+    gets: Arc<GetCoalescer>,
 }
 
 impl Connections {
@@ -42,16 +54,28 @@ impl Connections {
 
     /// A region service client for the server at `address`.
     pub(crate) async fn region(&self, address: &str) -> Result<RegionClient> {
-        let channel = self.channel(address).await?;
+        Ok(self.region_client(self.pooled(address).await?.channel))
+    }
+
+    /// A region service client for the server at `address`, and its get coalescer.
+    pub(crate) async fn region_gets(
+        &self,
+        address: &str,
+    ) -> Result<(RegionClient, Arc<GetCoalescer>)> {
+        let pooled = self.pooled(address).await?;
+        Ok((self.region_client(pooled.channel), pooled.gets))
+    }
+
+    fn region_client(&self, channel: Channel) -> RegionClient {
         let limit = self.config.max_message_bytes;
-        Ok(RegionServiceClient::new(channel)
+        RegionServiceClient::new(channel)
             .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit))
+            .max_encoding_message_size(limit)
     }
 
     /// A master service client for the master at `address`.
     pub(crate) async fn master(&self, address: &str) -> Result<MasterClient> {
-        let channel = self.channel(address).await?;
+        let channel = self.pooled(address).await?.channel;
         let limit = self.config.max_message_bytes;
         Ok(MasterServiceClient::new(channel)
             .max_decoding_message_size(limit)
@@ -63,25 +87,32 @@ impl Connections {
         self.channels.lock().remove(&normalize(address));
     }
 
-    async fn channel(&self, address: &str) -> Result<Channel> {
+    async fn pooled(&self, address: &str) -> Result<Pooled> {
         let address = normalize(address);
-        if let Some(channel) = self.channels.lock().get(&address) {
-            return Ok(channel.clone());
+        if let Some(pooled) = self.channels.lock().get(&address) {
+            return Ok(pooled.clone());
         }
         // Boxed: connecting is rare, and its state would otherwise enlarge (and be moved
         // with) the future of every call.
         Box::pin(self.connect(address)).await
     }
 
-    async fn connect(&self, address: String) -> Result<Channel> {
+    async fn connect(&self, address: String) -> Result<Pooled> {
         let channel = self
             .endpoint(&address)?
             .connect()
             .await
             .map_err(|e| Error::connect(&address, &e))?;
+        let gets = Arc::new(GetCoalescer::new(
+            self.config.coalesce_gets_after,
+            self.config.max_coalesced_gets,
+        ));
         // Two tasks may connect at once; keep the first channel, drop the other.
         let mut channels = self.channels.lock();
-        Ok(channels.entry(address).or_insert(channel).clone())
+        Ok(channels
+            .entry(address)
+            .or_insert(Pooled { channel, gets })
+            .clone())
     }
 
     fn endpoint(&self, address: &str) -> Result<Endpoint> {

@@ -59,6 +59,7 @@ pub mod admin;
 mod cell;
 mod check_and_mutate;
 mod client;
+mod coalesce;
 mod config;
 mod connection;
 pub mod error;

@@ -42,19 +42,16 @@ impl Table {
         &self.name
     }
 
-    /// Reads one row; `None` if nothing in it is visible.
+    /// Reads one row; `None` if nothing in it is visible. Under load, gets to one server
+    /// share MultiGet calls (see [`ClientConfig::coalesce_gets_after`]).
+    ///
+    /// [`ClientConfig::coalesce_gets_after`]: crate::ClientConfig::coalesce_gets_after
     pub async fn get(&self, get: Get) -> Result<Option<Row>> {
         get.validate()?;
-        let get = &get;
-        self.on_row(
-            get.row(),
-            Idempotency::Idempotent,
-            "get",
-            |mut c, region, t| {
-                let message = get.to_request(Some(region.region_ref()));
-                async move { Ok(c.get(request(message, t)).await?.into_inner().row) }
-            },
-        )
+        let (inner, table, get) = (&*self.inner, &*self.name, &get);
+        retry::run(&inner.config, Idempotency::Idempotent, "get", move |t| {
+            inner.get_row(table, get, t)
+        })
         .await
         .map(|row| row.map(Row::from))
     }

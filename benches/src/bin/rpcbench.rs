@@ -38,6 +38,7 @@ const CASES: &[&str] = &[
     "echo",
     "echo_hop",
     "get",
+    "get_single",
     "multi_get",
     "put_async",
     "put_fsync",
@@ -64,11 +65,13 @@ struct Args {
     /// Server runtimes (server.runtime), comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_runtime, default_value = "multi_thread,current_thread")]
     runtime: Vec<RuntimeKind>,
-    /// Cases to run, comma-separated: echo, echo_hop, get, multi_get, put_async, put_fsync.
+    /// Cases to run, comma-separated: echo, echo_hop, get, get_single, multi_get,
+    /// put_async, put_fsync. `get` is the client's default (concurrent gets share
+    /// MultiGet calls under load); `get_single` turns that off, one call per get.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "echo,echo_hop,get,multi_get,put_async,put_fsync"
+        default_value = "echo,echo_hop,get,get_single,multi_get,put_async,put_fsync"
     )]
     cases: Vec<String>,
     /// Also run redis-benchmark GET/SET against a redis-server started here.
@@ -83,6 +86,11 @@ struct Args {
     /// Independent clients (connections) the tasks are spread over, round robin.
     #[arg(long, default_value_t = 1)]
     clients: usize,
+    /// The `get` case's client setting `coalesce_gets_after` (get calls in flight to
+    /// the server before further gets share MultiGet calls); unset = the client's
+    /// default.
+    #[arg(long)]
+    coalesce_gets_after: Option<usize>,
     /// Runtime of the client side.
     #[arg(long, value_parser = parse_runtime, default_value = "current_thread")]
     client_runtime: RuntimeKind,
@@ -203,10 +211,11 @@ fn strata_cases(
         rpc::servers::strata(config, ready, stop)
     })?;
     let workloads = [
-        ("get", Workload::Get),
-        ("multi_get", Workload::MultiGet),
-        ("put_async", Workload::PutAsync),
-        ("put_fsync", Workload::PutFsync),
+        ("get", Workload::Get, true),
+        ("get_single", Workload::Get, false),
+        ("multi_get", Workload::MultiGet, true),
+        ("put_async", Workload::PutAsync, true),
+        ("put_fsync", Workload::PutFsync, true),
     ];
     client.block_on(async move {
         let mut lines = Vec::new();
@@ -218,8 +227,17 @@ fn strata_cases(
             runtime_name(kind),
             started.elapsed().as_secs_f64()
         );
-        let tables = rpc::strata::connect(server.url(), args.clients.max(1)).await?;
-        for (name, workload) in workloads.into_iter().filter(|(n, _)| args.wants(n)) {
+        let clients = args.clients.max(1);
+        let mut defaults = strata_client::ClientConfig::default();
+        if let Some(after) = args.coalesce_gets_after {
+            let max_batch = defaults.max_coalesced_gets;
+            defaults = defaults.coalesce_gets(after, max_batch);
+        }
+        let tables = rpc::strata::connect(server.url(), clients, &defaults).await?;
+        let one_call_per_get = defaults.clone().coalesce_gets(0, 1);
+        let single = rpc::strata::connect(server.url(), clients, &one_call_per_get).await?;
+        for (name, workload, coalesced) in workloads.into_iter().filter(|(n, ..)| args.wants(n)) {
+            let tables = if coalesced { &tables } else { &single };
             let op = rpc::strata::op(workload, tables.clone(), args.rows);
             for &n in &args.inflight {
                 let before = server.engine().map(|e| e.stats());
@@ -239,7 +257,7 @@ fn strata_cases(
                 lines.push(line);
             }
         }
-        drop((admin, tables));
+        drop((admin, tables, single));
         stop(server).await?;
         anyhow::Ok(lines)
     })
@@ -265,7 +283,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<Line>> {
                 lines.extend(echo_cases(args, &client, kind, hop)?);
             }
         }
-        if ["get", "multi_get", "put_async", "put_fsync"]
+        if ["get", "get_single", "multi_get", "put_async", "put_fsync"]
             .iter()
             .any(|c| args.wants(c))
         {

@@ -318,7 +318,7 @@ async fn single(s: Single, which: Phase) -> anyhow::Result<()> {
                 (None, Some(m)) => m.clone(),
                 (None, None) => bail!("give --embedded or --master URL"),
             };
-            let store = StrataStore::connect(&url, &workload.table).await?;
+            let store = StrataStore::connect(&url, &workload.table, &props).await?;
             let engine = embedded.as_ref().and_then(Embedded::engine);
             let strata_cpu = server_cpu_of(embedded.as_ref());
             if load_first {
@@ -467,7 +467,8 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
         (None, Some(m)) => m.clone(),
         (None, None) => unreachable!("embedded unless --master"),
     };
-    let strata = StrataStore::connect(&url, &CoreWorkload::new(&load_props)?.table).await?;
+    let strata =
+        StrataStore::connect(&url, &CoreWorkload::new(&load_props)?.table, &load_props).await?;
     let engine = embedded.as_ref().and_then(Embedded::engine);
     let strata_cpu = server_cpu_of(embedded.as_ref());
     let (redis_server, redis_url) = redis_target(common)?;

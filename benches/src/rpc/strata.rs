@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::try_join_all;
 use strata_client::admin::{FamilyDescriptor, TableDescriptor};
-use strata_client::{Client, Durability, Get, Put, Table};
+use strata_client::{Client, ClientConfig, Durability, Get, Put, Table};
 use strata_storage::stats::StatsSnapshot;
 
 use super::load::Op;
@@ -111,11 +111,15 @@ pub async fn preload(client: &Client, rows: u64) -> anyhow::Result<String> {
 }
 
 /// `clients` independent clients of `url` (each with its own channel pool, so its own
-/// HTTP/2 connection), each with its location cache filled.
-pub async fn connect(url: &str, clients: usize) -> anyhow::Result<Vec<Table>> {
+/// HTTP/2 connection) with `config`, each with its location cache filled.
+pub async fn connect(
+    url: &str,
+    clients: usize,
+    config: &ClientConfig,
+) -> anyhow::Result<Vec<Table>> {
     let mut tables = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let client = Client::connect(url).await?;
+        let client = Client::connect_with(url, config.clone()).await?;
         let table = client.table(TABLE);
         table.get(Get::new(key(0))).await?;
         tables.push(table);

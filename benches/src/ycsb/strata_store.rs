@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use futures::StreamExt;
 use strata_client::admin::{FamilyDescriptor, TableDescriptor};
-use strata_client::{Client, Delete, Error, Get, Put, Row, Scan, Table};
+use strata_client::{Client, ClientConfig, Delete, Error, Get, Put, Row, Scan, Table};
 
 use super::properties::Properties;
 use super::store::{Record, Store, StoreError, StoreResult};
@@ -27,6 +27,11 @@ pub const FAMILY: &str = "f";
 /// the table (HBase's `BLOCKSIZE`); unset = the server's default (64 KiB).
 pub const BLOCK_SIZE_PROPERTY: &str = "strata.blocksize";
 
+/// Property: the client's `coalesce_gets_after` (get calls in flight to one server
+/// before concurrent gets share MultiGet calls; 0 = one call per get); unset = the
+/// client's default.
+pub const COALESCE_PROPERTY: &str = "strata.coalesce_gets";
+
 /// A Strata client as a YCSB store.
 #[derive(Clone)]
 pub struct StrataStore {
@@ -36,8 +41,19 @@ pub struct StrataStore {
 
 impl StrataStore {
     /// Connects to the master (or standalone server) at `url`; operations go to `table`.
-    pub async fn connect(url: &str, table: &str) -> anyhow::Result<StrataStore> {
-        let client = Client::connect(url).await?;
+    /// `props` may set [`COALESCE_PROPERTY`].
+    pub async fn connect(
+        url: &str,
+        table: &str,
+        props: &Properties,
+    ) -> anyhow::Result<StrataStore> {
+        let mut config = ClientConfig::default();
+        if props.get(COALESCE_PROPERTY).is_some() {
+            let after = props.parse(COALESCE_PROPERTY, config.coalesce_gets_after)?;
+            let max_batch = config.max_coalesced_gets;
+            config = config.coalesce_gets(after, max_batch);
+        }
+        let client = Client::connect_with(url, config).await?;
         let table = client.table(table);
         Ok(StrataStore { client, table })
     }

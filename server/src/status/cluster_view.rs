@@ -28,6 +28,9 @@ pub struct ClusterMasterView {
 impl MasterView for ClusterMasterView {
     fn master_status(&self) -> MasterStatus {
         let m = &self.master;
+        // Dead before live: a server expired between the two reads then shows in
+        // neither list for one page, never in both.
+        let dead_servers = m.membership().dead();
         let entries = m.membership().entries();
         let assigned = m.load_by_server();
         let servers = entries
@@ -104,7 +107,7 @@ impl MasterView for ClusterMasterView {
             servers,
             tables,
             regions_in_transition: transitions,
-            dead_servers: m.membership().dead(),
+            dead_servers,
         }
     }
 }
