@@ -141,6 +141,12 @@ struct Compare {
     /// Workers of the load phase.
     #[arg(long, default_value_t = 32)]
     load_threads: usize,
+    /// After Strata's load phase, major-compact the table (and wait for it) before the
+    /// runs, as HBase users do before measuring (`major_compact 'usertable'`): the runs
+    /// then see one file per region instead of the flushes and the compactions the load
+    /// left pending.
+    #[arg(long)]
+    major_compact: bool,
     /// Also run each workload at the largest thread count paced at this fraction of
     /// the throughput each store just reached (e.g. 0.5).
     #[arg(long)]
@@ -496,6 +502,15 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
         )
         .await?,
     );
+    if c.major_compact {
+        let table = CoreWorkload::new(&load_props)?.table;
+        let started = std::time::Instant::now();
+        let summary = strata.client().admin().major_compact(&table).await?;
+        eprintln!(
+            "# strata: major compaction of {table} after the load: {summary:?} in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let w = Arc::new(CoreWorkload::new(&load_props)?);
     reports.push(
         phase(
