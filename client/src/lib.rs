@@ -48,6 +48,17 @@
 //! run them (region not served, server busy, connection refused). After a timeout or a
 //! connection lost mid-call their outcome is unknown, and the error says so.
 //!
+//! # Concurrent gets share calls
+//!
+//! Gets from many tasks to one region server are coalesced under load: once
+//! [`ClientConfig::coalesce_gets_after`] (4) get calls are in flight to a server, further
+//! gets wait, and when one of those calls ends the gets waiting by then go out together
+//! as one MultiGet (at most [`ClientConfig::max_coalesced_gets`], 64). There is no timer,
+//! so a get at low load is a plain Get and waits for nothing; under load the per-call
+//! costs of gRPC are paid once per batch. Each get keeps its own region, columns, filter,
+//! outcome and deadline; a batch that fails as a whole is resent get by get. Set
+//! `coalesce_gets_after` to 0 for one call per get.
+//!
 //! Errors are one coarse enum, [`Error`], with [`Error::is_retryable`] and
 //! [`Error::needs_relocate`]; its message is the server's, which names the limit that
 //! was hit.

@@ -35,6 +35,11 @@ pub const ENTRY_OVERHEAD_BYTES: u64 = 96;
 /// default 64 KiB data block and the small blocks of point-read-heavy families).
 const ESTIMATED_BLOCK_BYTES: u64 = 16 * 1024;
 
+/// Share of the capacity a prefetch fills at most (see
+/// [`BlockCache::has_room_for_prefetch`]); below the cache's hot section (97% in
+/// quick_cache), so prefetched blocks enter as hot ones and reads' blocks keep room.
+pub const PREFETCH_FILL_LIMIT: f64 = 0.9;
+
 /// Cache key: `(SsTable::cache_id(), block offset)`.
 type Key = (u64, u64);
 
@@ -147,6 +152,32 @@ impl BlockCache {
     /// stay cached.
     pub fn insert_loaded(&self, file: u64, offset: u64, block: Arc<Block>) {
         self.misses.fetch_add(1, Ordering::Relaxed);
+        if let Some(cache) = &self.cache {
+            cache.insert((file, offset), block);
+            self.inserts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// True if the block at `(file, offset)` is cached (nothing is counted, and the
+    /// block is not marked as read).
+    pub fn contains(&self, file: u64, offset: u64) -> bool {
+        self.cache
+            .as_ref()
+            .is_some_and(|c| c.contains_key(&(file, offset)))
+    }
+
+    /// True while a prefetch may add blocks: the cache is enabled and under
+    /// [`PREFETCH_FILL_LIMIT`] of its capacity, so prefetching only fills free room and
+    /// never pushes out blocks that reads brought in.
+    pub fn has_room_for_prefetch(&self) -> bool {
+        match &self.cache {
+            Some(c) => (c.weight() as f64) < self.capacity_bytes as f64 * PREFETCH_FILL_LIMIT,
+            None => false,
+        }
+    }
+
+    /// Inserts a block a prefetch loaded (counted as an insert, not as a miss).
+    pub fn insert_prefetched(&self, file: u64, offset: u64, block: Arc<Block>) {
         if let Some(cache) = &self.cache {
             cache.insert((file, offset), block);
             self.inserts.fetch_add(1, Ordering::Relaxed);

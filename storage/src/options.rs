@@ -87,6 +87,11 @@ pub struct FamilyOptions {
     pub block_size_bytes: usize,
     /// Cache priority hint (`IN_MEMORY`, default false).
     pub in_memory: bool,
+    /// Load every data block of a file into the block cache when the file appears (a
+    /// region opens, a flush or a compaction writes it), while the cache has free room
+    /// (`PREFETCH_BLOCKS_ON_OPEN`, default false). For read-mostly families whose data
+    /// fits the cache: reads then never wait for a cold block.
+    pub prefetch_blocks_on_open: bool,
 }
 
 impl Default for FamilyOptions {
@@ -101,6 +106,7 @@ impl Default for FamilyOptions {
             compression: Compression::None,
             block_size_bytes: 64 * 1024,
             in_memory: false,
+            prefetch_blocks_on_open: false,
         }
     }
 }

@@ -16,6 +16,7 @@ mod descriptor;
 mod flush;
 mod open;
 mod pending_write;
+mod prefetch;
 mod read;
 pub mod split;
 mod write;

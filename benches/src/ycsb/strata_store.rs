@@ -27,6 +27,10 @@ pub const FAMILY: &str = "f";
 /// the table (HBase's `BLOCKSIZE`); unset = the server's default (64 KiB).
 pub const BLOCK_SIZE_PROPERTY: &str = "strata.blocksize";
 
+/// Property: `true` creates the table's family with `PREFETCH_BLOCKS_ON_OPEN` (each new
+/// file's blocks loaded into the block cache while it has room); unset = false.
+pub const PREFETCH_PROPERTY: &str = "strata.prefetch";
+
 /// Property: the client's `coalesce_gets_after` (get calls in flight to one server
 /// before concurrent gets share MultiGet calls; 0 = one call per get); unset = the
 /// client's default.
@@ -75,6 +79,9 @@ impl StrataStore {
         let mut family = FamilyDescriptor::new(FAMILY);
         if props.get(BLOCK_SIZE_PROPERTY).is_some() {
             family = family.block_size(props.parse(BLOCK_SIZE_PROPERTY, 0u32)?);
+        }
+        if props.parse(PREFETCH_PROPERTY, false)? {
+            family = family.prefetch_blocks_on_open(true);
         }
         let descriptor = TableDescriptor::new(name).family(family);
         admin.create_table(descriptor, split_keys).await?;

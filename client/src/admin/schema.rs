@@ -52,6 +52,9 @@ pub struct FamilyDescriptor {
     pub in_memory: bool,
     /// Bloom filter false-positive rate; 0 = 0.01.
     pub bloom_fp_rate: f64,
+    /// Load each new file's blocks into the block cache while it has room
+    /// (PREFETCH_BLOCKS_ON_OPEN); default false.
+    pub prefetch_blocks_on_open: bool,
 }
 
 impl FamilyDescriptor {
@@ -67,6 +70,7 @@ impl FamilyDescriptor {
             block_size: 0,
             in_memory: false,
             bloom_fp_rate: 0.0,
+            prefetch_blocks_on_open: false,
         }
     }
 
@@ -112,6 +116,14 @@ impl FamilyDescriptor {
         self
     }
 
+    /// Loads every data block of a file into the block cache when a region opens it or
+    /// a flush or compaction writes it, while the cache has free room (HBase's
+    /// PREFETCH_BLOCKS_ON_OPEN): for read-mostly families whose data fits the cache.
+    pub fn prefetch_blocks_on_open(mut self, prefetch: bool) -> Self {
+        self.prefetch_blocks_on_open = prefetch;
+        self
+    }
+
     /// Bloom filter false-positive rate, in (0, 1).
     pub fn bloom_fp_rate(mut self, rate: f64) -> Self {
         self.bloom_fp_rate = rate;
@@ -154,6 +166,7 @@ impl FamilyDescriptor {
             block_size: self.block_size,
             in_memory: self.in_memory,
             bloom_fp_rate: self.bloom_fp_rate,
+            prefetch_blocks_on_open: self.prefetch_blocks_on_open,
         }
     }
 
@@ -186,6 +199,7 @@ impl FamilyDescriptor {
             } else {
                 f.bloom_fp_rate
             },
+            prefetch_blocks_on_open: f.prefetch_blocks_on_open,
         }
     }
 }

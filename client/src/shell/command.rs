@@ -257,6 +257,11 @@ fn family(mut o: Options) -> Result<FamilyDescriptor, UsageError> {
     if let Some(v) = o.take("IN_MEMORY") {
         f = f.in_memory(parse_bool(&v).ok_or_else(|| o.error("IN_MEMORY is true or false"))?);
     }
+    if let Some(v) = o.take("PREFETCH_BLOCKS_ON_OPEN") {
+        let prefetch =
+            parse_bool(&v).ok_or_else(|| o.error("PREFETCH_BLOCKS_ON_OPEN is true or false"))?;
+        f = f.prefetch_blocks_on_open(prefetch);
+    }
     o.finish(&[
         "NAME",
         "VERSIONS",
@@ -266,6 +271,7 @@ fn family(mut o: Options) -> Result<FamilyDescriptor, UsageError> {
         "COMPRESSION",
         "BLOCKSIZE",
         "IN_MEMORY",
+        "PREFETCH_BLOCKS_ON_OPEN",
     ])?;
     Ok(f)
 }

@@ -21,7 +21,7 @@ pub const COMMANDS: &[CommandHelp] = &[
         "create",
         "create 'table', 'family', ... | create 'table', {NAME => 'f', VERSIONS => 3, TTL => 86400, \
          BLOOMFILTER => 'ROWCOL', COMPRESSION => 'LZ4', BLOCKSIZE => 65536, IN_MEMORY => true, \
-         MIN_VERSIONS => 1}, ..., SPLITS => ['g', 'n'] | NUMREGIONS => 12, SPLITALGO => 'HexStringSplit'",
+         PREFETCH_BLOCKS_ON_OPEN => true, MIN_VERSIONS => 1}, ..., SPLITS => ['g', 'n'] | NUMREGIONS => 12, SPLITALGO => 'HexStringSplit'",
         "create a table with its column families, optionally pre-split",
     ),
     entry(

@@ -381,12 +381,13 @@ fn family_json(f: &crate::admin::FamilyDescriptor) -> Json {
         "COMPRESSION": format!("{:?}", f.compression).to_ascii_uppercase(),
         "BLOCKSIZE": f.block_size,
         "IN_MEMORY": f.in_memory,
+        "PREFETCH_BLOCKS_ON_OPEN": f.prefetch_blocks_on_open,
     })
 }
 
 /// `{NAME => 'info', VERSIONS => '3', ...}` in the order of `family_json`.
 fn ruby_hash(f: &Json) -> String {
-    const ORDER: [&str; 8] = [
+    const ORDER: [&str; 9] = [
         "NAME",
         "VERSIONS",
         "MIN_VERSIONS",
@@ -395,6 +396,7 @@ fn ruby_hash(f: &Json) -> String {
         "COMPRESSION",
         "BLOCKSIZE",
         "IN_MEMORY",
+        "PREFETCH_BLOCKS_ON_OPEN",
     ];
     let fields: Vec<String> = ORDER
         .iter()

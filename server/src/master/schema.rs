@@ -78,6 +78,7 @@ pub fn family_options(f: &pb::FamilySchema) -> Result<FamilyOptions, Status> {
             f.block_size as usize
         },
         in_memory: f.in_memory,
+        prefetch_blocks_on_open: f.prefetch_blocks_on_open,
     };
     opts.validate().map_err(|e| invalid(e.to_string()))?;
     Ok(opts)
@@ -104,6 +105,7 @@ pub fn family_schema(o: &FamilyOptions) -> pb::FamilySchema {
         block_size: u32::try_from(o.block_size_bytes).unwrap_or(u32::MAX),
         in_memory: o.in_memory,
         bloom_fp_rate: o.bloom_fp_rate,
+        prefetch_blocks_on_open: o.prefetch_blocks_on_open,
     }
 }
 

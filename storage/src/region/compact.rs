@@ -193,6 +193,9 @@ impl Region {
             &inputs,
             output.as_ref().map(|(t, _)| (t.clone(), id)),
         )?;
+        if let Some((table, _)) = &output {
+            self.prefetch_new_file(&store.options, table);
+        }
         let (output_entries, bytes_written) = output
             .as_ref()
             .map(|(_, i)| (i.meta.entry_count, i.file_size))

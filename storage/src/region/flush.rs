@@ -11,17 +11,30 @@ use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::manifest::Manifest;
 use crate::memstore::Memstore;
+use crate::options::FamilyOptions;
 use crate::sstable::{SsTable, SsTableBuilder, SsTableWriteOptions};
 use crate::stats::Stats;
 
 impl Region {
     /// Flushes everything written so far to SSTables and waits for it.
     pub fn flush(&self) -> Result<()> {
+        let mut new_files = Vec::new();
+        let flushed = self.flush_locked(&mut new_files);
+        // Outside the manifest lock: a prefetch reads whole files.
+        for (options, table) in &new_files {
+            self.prefetch_new_file(options, table);
+        }
+        flushed
+    }
+
+    /// Flushes every frozen generation under the manifest lock; adds the files written
+    /// (with their family's options) to `new_files`, also when a later one fails.
+    fn flush_locked(&self, new_files: &mut Vec<(Arc<FamilyOptions>, Arc<SsTable>)>) -> Result<()> {
         let mut manifest = self.manifest.lock();
         self.check_open()?;
         self.freeze();
         while !self.snapshot().frozen_boundaries.is_empty() {
-            self.flush_oldest(&mut manifest)?;
+            self.flush_oldest(&mut manifest, new_files)?;
         }
         Ok(())
     }
@@ -130,7 +143,11 @@ impl Region {
 
     /// Writes the oldest frozen generation (manifest lock held). On any failure the
     /// files it wrote are deleted and the generation stays frozen for the next attempt.
-    fn flush_oldest(&self, manifest: &mut Manifest) -> Result<()> {
+    fn flush_oldest(
+        &self,
+        manifest: &mut Manifest,
+        new_files: &mut Vec<(Arc<FamilyOptions>, Arc<SsTable>)>,
+    ) -> Result<()> {
         let started = Instant::now();
         let st = self.snapshot();
         let Some(&boundary) = st.frozen_boundaries.last() else {
@@ -187,12 +204,18 @@ impl Region {
                 store.frozen.pop();
             }
             next.frozen_boundaries.pop();
-            for (family, table, _) in written {
-                if let Some(store) = next.stores.get_mut(&family) {
-                    store.files.insert(0, table);
+            for (family, table, _) in &written {
+                if let Some(store) = next.stores.get_mut(family) {
+                    store.files.insert(0, table.clone());
                 }
             }
             *state = Arc::new(next);
+        }
+        let st = self.snapshot();
+        for (family, table, _) in &written {
+            if let Some(store) = st.stores.get(family) {
+                new_files.push((store.options.clone(), table.clone()));
+            }
         }
         self.release_memstore(freed);
         // Start a new segment so the one holding the flushed edits can be deleted now.

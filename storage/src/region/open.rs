@@ -164,6 +164,7 @@ impl Region {
         region.engine.register(region.self_ref.clone());
         tracing::info!(region = %name, replayed = replayed_count, read_point = max_seq,
             torn_tail = outcome.torn_tail_dropped, "region opened");
+        region.prefetch_on_open();
         region.maybe_request_flush();
         region.maybe_request_minor();
         Ok(region)

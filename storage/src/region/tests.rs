@@ -631,3 +631,90 @@ fn cache_only_gets_answer_from_memory_or_step_aside() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+/// A region of one family `p` with `prefetch_blocks_on_open` as given, 1 KiB blocks,
+/// and `rows` rows of 200-byte values flushed into one file; returns the engine, the
+/// region and its directory.
+fn prefetch_fixture(
+    prefetch: bool,
+    cache_bytes: u64,
+    rows: usize,
+) -> (tempfile::TempDir, Engine, Arc<Region>, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t").join("r1");
+    let mut opts = EngineOptions::for_tests();
+    opts.block_cache.size = ByteSize(cache_bytes);
+    let engine = Engine::open(opts).unwrap();
+    let mut family = FamilyOptions::new("p");
+    family.block_size_bytes = 1024;
+    family.prefetch_blocks_on_open = prefetch;
+    let desc = RegionDescriptor::whole_table("t", "r1", vec![family]);
+    let region = engine.create_region(&path, desc).unwrap();
+    for i in 0..rows {
+        let m = RowMutation::new(format!("row-{i:05}")).put("p", "q", "v".repeat(200));
+        region.mutate(&m, None).unwrap();
+    }
+    region.flush().unwrap();
+    (dir, engine, region, path)
+}
+
+#[test]
+fn a_prefetching_family_has_its_flushed_blocks_cached() {
+    const ROWS: usize = 400;
+    let (_dir, engine, region, _) = prefetch_fixture(true, 8 << 20, ROWS);
+    let cached = engine.block_cache_stats();
+    // 400 rows of ~230 bytes in 1 KiB blocks: ~100 blocks, all loaded by the flush.
+    assert!(cached.entries >= 50, "{cached:?}");
+    assert_eq!((cached.hits, cached.misses), (0, 0), "{cached:?}");
+    for i in (0..ROWS).step_by(7) {
+        let get = Get::new(format!("row-{i:05}")).column("p", "q");
+        assert!(region.get(&get).unwrap().is_some());
+    }
+    let after = engine.block_cache_stats();
+    assert_eq!(after.misses, 0, "every block was prefetched: {after:?}");
+    assert!(after.hits > 0);
+
+    // Without the option the flush leaves the cache alone.
+    let (_dir, engine, _region, _) = prefetch_fixture(false, 8 << 20, ROWS);
+    assert_eq!(engine.block_cache_stats().entries, 0);
+}
+
+#[test]
+fn prefetch_fills_only_the_free_room_of_the_cache() {
+    // A 64 KiB cache and ~100 KiB of blocks: the prefetch stops at 90% of the capacity.
+    let (_dir, engine, _region, _) = prefetch_fixture(true, 64 << 10, 400);
+    let s = engine.block_cache_stats();
+    assert!(s.entries > 0, "{s:?}");
+    let limit = s.capacity_bytes as f64 * crate::block_cache::PREFETCH_FILL_LIMIT;
+    // One block past the limit at most (the check is made before each block).
+    assert!(
+        (s.size_bytes as f64) < limit + 2048.0,
+        "{} bytes cached, limit {limit}",
+        s.size_bytes
+    );
+    assert_eq!(s.evictions, 0, "a prefetch never pushes blocks out: {s:?}");
+}
+
+#[test]
+fn a_reopened_prefetching_region_warms_the_cache_in_the_background() {
+    const ROWS: usize = 400;
+    let (_dir, engine, region, path) = prefetch_fixture(true, 8 << 20, ROWS);
+    region.close(false).unwrap();
+    // A fresh engine (an empty cache), as after a restart.
+    drop(engine);
+    let mut opts = EngineOptions::for_tests();
+    opts.block_cache.size = ByteSize(8 << 20);
+    let engine = Engine::open(opts).unwrap();
+    let region = engine.open_region(&path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while engine.block_cache_stats().entries < 50 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let warmed = engine.block_cache_stats();
+    assert!(
+        warmed.entries >= 50,
+        "not prefetched after open: {warmed:?}"
+    );
+    let get = Get::new(format!("row-{:05}", ROWS - 1)).column("p", "q");
+    assert!(region.get(&get).unwrap().is_some());
+}

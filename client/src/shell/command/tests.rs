@@ -28,8 +28,8 @@ fn create_forms() {
     );
     let c = cmd(
         "create 't', {NAME => 'f', VERSIONS => 3, MIN_VERSIONS => '1', TTL => 86400, \
-         BLOOMFILTER => 'ROWCOL', COMPRESSION => 'lz4', BLOCKSIZE => 4096, IN_MEMORY => 'true'}, \
-         {NAME => 'g', TTL => 'FOREVER'}, SPLITS => ['g', 'n']",
+         BLOOMFILTER => 'ROWCOL', COMPRESSION => 'lz4', BLOCKSIZE => 4096, IN_MEMORY => 'true', \
+         PREFETCH_BLOCKS_ON_OPEN => true}, {NAME => 'g', TTL => 'FOREVER'}, SPLITS => ['g', 'n']",
     );
     let f = FamilyDescriptor::new("f")
         .max_versions(3)
@@ -38,7 +38,8 @@ fn create_forms() {
         .bloom(BloomType::RowCol)
         .compression(Compression::Lz4)
         .block_size(4096)
-        .in_memory(true);
+        .in_memory(true)
+        .prefetch_blocks_on_open(true);
     let descriptor = TableDescriptor::new("t")
         .family(f)
         .family(FamilyDescriptor::new("g"));
