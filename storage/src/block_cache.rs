@@ -176,6 +176,16 @@ impl BlockCache {
         }
     }
 
+    /// Drops the cached blocks of file `file` at `offsets` (a file that is closed for
+    /// good); not counted as evictions, which are the policy's.
+    pub fn remove_file(&self, file: u64, offsets: impl Iterator<Item = u64>) {
+        if let Some(cache) = &self.cache {
+            for offset in offsets {
+                cache.remove(&(file, offset));
+            }
+        }
+    }
+
     /// Inserts a block a prefetch loaded (counted as an insert, not as a miss).
     pub fn insert_prefetched(&self, file: u64, offset: u64, block: Arc<Block>) {
         if let Some(cache) = &self.cache {

@@ -718,3 +718,34 @@ fn a_reopened_prefetching_region_warms_the_cache_in_the_background() {
     let get = Get::new(format!("row-{:05}", ROWS - 1)).column("p", "q");
     assert!(region.get(&get).unwrap().is_some());
 }
+
+#[test]
+fn a_compaction_leaves_only_its_output_in_the_cache() {
+    // Two flushes of the same 400 rows (each ~100 blocks, both prefetched), then a
+    // major compaction keeping one version: the inputs' blocks leave the cache with the
+    // inputs, and the output's are prefetched.
+    let (_dir, engine, region, _) = prefetch_fixture(true, 8 << 20, 400);
+    for i in 0..400 {
+        let m = RowMutation::new(format!("row-{i:05}")).put("p", "q", "w".repeat(200));
+        region.mutate(&m, None).unwrap();
+    }
+    region.flush().unwrap();
+    let two_files = engine.block_cache_stats().entries;
+    region
+        .compact(crate::compaction::CompactionKind::Major)
+        .unwrap();
+    let after = engine.block_cache_stats();
+    assert!(
+        after.entries * 3 < two_files * 2,
+        "{two_files} blocks cached before, {} after",
+        after.entries
+    );
+    assert!(
+        after.entries * 3 > two_files,
+        "output prefetched: {after:?}"
+    );
+    let get = Get::new("row-00007").column("p", "q");
+    let row = region.get(&get).unwrap().unwrap();
+    assert_eq!(row.value(b"p", b"q").unwrap().len(), 200);
+    assert_eq!(engine.block_cache_stats().misses, 0);
+}

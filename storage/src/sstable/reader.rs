@@ -63,6 +63,11 @@ pub struct SsTable {
 
 impl Drop for SsTable {
     fn drop(&mut self) {
+        // Its cache id dies with it, so its cached blocks could never be read again:
+        // give their room back now rather than when the cache's policy gets to them
+        // (a compaction's inputs, a closed region's files).
+        self.cache
+            .remove_file(self.cache_id, self.index.iter().map(|e| e.handle.offset));
         if self.obsolete.load(Ordering::Acquire)
             && let Err(e) = std::fs::remove_file(&self.path)
             && e.kind() != std::io::ErrorKind::NotFound
