@@ -193,8 +193,13 @@ impl Region {
             &inputs,
             output.as_ref().map(|(t, _)| (t.clone(), id)),
         )?;
+        let input_files = inputs.len();
         if let Some((table, _)) = &output {
-            self.prefetch_new_file(&store.options, table);
+            // The inputs first leave the cache (dropped with the last handle on them),
+            // so the output's blocks find their room.
+            let options = store.options.clone();
+            drop((inputs, store, st));
+            self.prefetch_new_file(&options, table);
         }
         let (output_entries, bytes_written) = output
             .as_ref()
@@ -205,7 +210,7 @@ impl Region {
             .fetch_add(bytes_written, Ordering::Relaxed);
         Ok(Some(StoreCompaction {
             family: fam,
-            input_files: inputs.len(),
+            input_files,
             input_entries,
             bytes_read,
             output_entries,
