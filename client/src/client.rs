@@ -211,7 +211,7 @@ impl Inner {
         let region = self.locate(table, get.row(), timeout).await?;
         let result = match self.connections.region_gets(&region.server).await {
             Ok((client, gets)) => {
-                let message = get.to_request(Some(region.region_ref()));
+                let message = || get.to_request(Some(region.region_ref()));
                 gets.get(client, message, timeout)
                     .await
                     .map_err(|s| Error::from_region_status(&s))

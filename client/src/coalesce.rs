@@ -12,8 +12,9 @@
 //! A coalesced get keeps a single get's semantics: each carries its own region, columns
 //! and filter, the server answers each with its own status, and a get is only ever sent
 //! after its caller asked for it, so it sees every write acknowledged before. If a whole
-//! MultiGet fails, its gets are resent one by one, so each caller sees the error (or
-//! the row) a plain Get would have given it.
+//! MultiGet fails (or its answer is malformed), each caller resends its own get as a
+//! plain Get, so it sees the error (or the row) a plain Get gives. Callers pass a
+//! closure that builds their request, so that resend needs no copy kept on the way.
 //!
 //! Thread safety: a mutex around a counter and a queue, never held across an await.
 //! Cancellation: a queued get whose caller gave up (its deadline passed) is left out of
@@ -25,7 +26,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
 use parking_lot::Mutex;
 use strata_proto::v1 as pb;
 use tokio::sync::oneshot;
@@ -38,6 +38,15 @@ pub(crate) const MAX_QUEUED: usize = 65_536;
 
 /// A get's outcome as the server gave it.
 pub(crate) type GetOutcome = Result<Option<pb::Row>, Status>;
+
+/// What a queued get hears back.
+#[derive(Debug)]
+enum Reply {
+    /// Its own answer from the batch.
+    Done(GetOutcome),
+    /// The batch failed as a whole: send the get again, alone.
+    Alone,
+}
 
 /// The get calls in flight to one region server, and the gets waiting for one to end.
 #[derive(Debug)]
@@ -59,7 +68,7 @@ struct State {
 struct Waiting {
     message: pb::GetRequest,
     deadline: Instant,
-    reply: oneshot::Sender<GetOutcome>,
+    reply: oneshot::Sender<Reply>,
 }
 
 /// One call slot; giving it back sends the next batch if gets are waiting.
@@ -93,13 +102,15 @@ impl GetCoalescer {
     }
 
     /// Reads one row through `client`: as a Get of its own, or inside a MultiGet with
-    /// the gets queued beside it.
+    /// the gets queued beside it. `request` builds the get's message (once, or a second
+    /// time if its batch failed as a whole).
     pub(crate) async fn get(
         self: &Arc<Self>,
         client: RegionClient,
-        message: pb::GetRequest,
+        request: impl Fn() -> pb::GetRequest,
         timeout: Duration,
     ) -> GetOutcome {
+        let message = request();
         if self.after == 0 {
             return single(client, message, timeout).await;
         }
@@ -126,10 +137,12 @@ impl GetCoalescer {
                 };
                 single(client, message, timeout).await
             }
-            // The sender is only dropped unanswered when the runtime is going away.
-            Ok(answer) => answer
-                .await
-                .unwrap_or_else(|_| Err(Status::cancelled("client shutting down"))),
+            Ok(answer) => match answer.await {
+                Ok(Reply::Done(outcome)) => outcome,
+                Ok(Reply::Alone) => single(client, request(), timeout).await,
+                // The sender is only dropped unanswered when the runtime is going away.
+                Err(_) => Err(Status::cancelled("client shutting down")),
+            },
         }
     }
 
@@ -167,7 +180,9 @@ impl GetCoalescer {
             }
             Err(_) => {
                 for w in batch {
-                    let _ = w.reply.send(Err(Status::cancelled("client shutting down")));
+                    let _ = w
+                        .reply
+                        .send(Reply::Done(Err(Status::cancelled("client shutting down"))));
                 }
                 drop(slot);
             }
@@ -196,31 +211,21 @@ async fn send_batch(mut client: RegionClient, batch: Vec<Waiting>) {
         .max()
         .unwrap_or_default()
         .max(Duration::from_millis(1));
-    let (messages, replies): (Vec<_>, Vec<_>) =
+    let (mut messages, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|w| (w.message, w.reply)).unzip();
-    if messages.len() == 1 {
-        let message = messages.into_iter().next().expect("one message");
+    if messages.len() == 1
+        && let Some(message) = messages.pop()
+    {
         let outcome = single(client, message, timeout).await;
-        answer(replies, vec![outcome]);
+        answer(replies, Some(vec![outcome]));
         return;
     }
-    let call = pb::MultiGetRequest {
-        gets: messages.clone(),
-    };
+    let n = replies.len();
+    let call = pb::MultiGetRequest { gets: messages };
     let outcomes = match client.multi_get(request(call, timeout)).await {
-        Ok(response) => split(response.into_inner(), messages.len()),
+        Ok(response) => split(response.into_inner(), n),
+        // The call as a whole failed (too large an answer, a server going away, ...).
         Err(_) => None,
-    };
-    let outcomes = match outcomes {
-        Some(outcomes) => outcomes,
-        // The call as a whole failed (too large an answer, a server that is going
-        // away, ...): ask one by one, so each caller gets what a plain Get gives.
-        None => {
-            let calls = messages
-                .into_iter()
-                .map(|m| single(client.clone(), m, timeout));
-            join_all(calls).await
-        }
     };
     answer(replies, outcomes);
 }
@@ -243,10 +248,20 @@ fn split(response: pb::MultiGetResponse, n: usize) -> Option<Vec<GetOutcome>> {
     Some(outcomes)
 }
 
-fn answer(replies: Vec<oneshot::Sender<GetOutcome>>, outcomes: Vec<GetOutcome>) {
-    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-        // A caller that gave up meanwhile is simply not told.
-        let _ = reply.send(outcome);
+/// Hands each caller its outcome, or (`None`) tells each to resend its get alone.
+fn answer(replies: Vec<oneshot::Sender<Reply>>, outcomes: Option<Vec<GetOutcome>>) {
+    // A caller that gave up meanwhile is simply not told.
+    match outcomes {
+        Some(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Reply::Done(outcome));
+            }
+        }
+        None => {
+            for reply in replies {
+                let _ = reply.send(Reply::Alone);
+            }
+        }
     }
 }
 

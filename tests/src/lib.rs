@@ -80,6 +80,24 @@ impl TestServer {
         self.handle().status_url().expect("status port is running")
     }
 
+    /// `GET /metrics` on the status port, checked as Prometheus text (content type and
+    /// strict syntax) and parsed; panics on any failure.
+    pub async fn scrape(&self) -> prom::Exposition {
+        let url = format!("{}/metrics", self.status_url());
+        let resp = tokio::task::spawn_blocking(move || http::get(&url))
+            .await
+            .expect("scrape task")
+            .expect("GET /metrics");
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        let ct = resp.header("content-type").unwrap_or_default();
+        assert!(
+            ct.starts_with("text/plain; version=0.0.4"),
+            "content-type {ct}"
+        );
+        prom::parse(&resp.body)
+            .unwrap_or_else(|e| panic!("/metrics is not valid: {e}\n{}", resp.body))
+    }
+
     /// The data directory.
     pub fn root_dir(&self) -> &std::path::Path {
         self.dir.path()

@@ -3,6 +3,8 @@
 //! absent, a column selection, several versions. The server's own counters show the
 //! calls that were made (a few Gets, then MultiGets carrying the rest). Callers that
 //! give up while queued or in flight leave nothing stranded: the next round completes.
+//! A MultiGet whose answer is too large for the client fails as a whole, and each of
+//! its gets is then resent alone and succeeds, as a plain Get would.
 //!
 //! The server's test hook holds every plain Get for `HOLD`, so the first gets are still
 //! in flight when the others arrive; MultiGets are not held.
@@ -12,8 +14,8 @@ use std::time::Duration;
 use strata_client::admin::FamilyDescriptor;
 use strata_client::{Client, ClientConfig, Get, Put, Row};
 use strata_server::region_server::TestHooks;
-use strata_tests::prom::{self, Exposition};
-use strata_tests::{TestServer, create_table, http};
+use strata_tests::prom::Exposition;
+use strata_tests::{TestServer, create_table};
 
 const TABLE: &str = "coalesce_t";
 const ROWS: usize = 12;
@@ -23,16 +25,6 @@ const HOLD: Duration = Duration::from_millis(400);
 const AFTER: usize = 3;
 /// Concurrent gets per round.
 const GETS: usize = 24;
-
-async fn scrape(server: &TestServer) -> Exposition {
-    let url = format!("{}/metrics", server.status_url());
-    let resp = tokio::task::spawn_blocking(move || http::get(&url))
-        .await
-        .expect("scrape task")
-        .expect("GET /metrics");
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    prom::parse(&resp.body).expect("valid /metrics")
-}
 
 fn requests(m: &Exposition, rpc: &str) -> f64 {
     m.value_or_zero("strata_rpc_requests_total", &[("rpc", rpc)])
@@ -108,28 +100,17 @@ async fn round(client: &Client) {
     }
 }
 
-fn config() -> ClientConfig {
-    ClientConfig::default()
-        .operation_timeout(Duration::from_secs(20))
-        .rpc_timeout(Duration::from_secs(10))
-        .coalesce_gets(AFTER, 64)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
+/// A server whose plain Gets are held for `HOLD`, with `ROWS` rows of two columns
+/// (`f:a` in two versions, `f:b` in one) in `TABLE`.
+async fn start_with_rows() -> TestServer {
     let hooks = TestHooks {
         get_read_delay: HOLD,
         ..TestHooks::default()
     };
     let server = TestServer::start_with_hooks(|_| {}, hooks).await;
     let admin = server.quick_client().await;
-    let t = create_table(
-        &admin,
-        TABLE,
-        vec![FamilyDescriptor::new("f").max_versions(3)],
-        &[],
-    )
-    .await;
+    let family = FamilyDescriptor::new("f").max_versions(3);
+    let t = create_table(&admin, TABLE, vec![family], &[]).await;
     for n in 0..ROWS {
         let row = format!("row-{n:02}");
         t.put(Put::new(row.clone()).add_at("f", "a", 1, format!("a{n}-v1")))
@@ -143,6 +124,19 @@ async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
         .await
         .expect("put");
     }
+    server
+}
+
+fn config() -> ClientConfig {
+    ClientConfig::default()
+        .operation_timeout(Duration::from_secs(20))
+        .rpc_timeout(Duration::from_secs(10))
+        .coalesce_gets(AFTER, 64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
+    let server = start_with_rows().await;
 
     let client = Client::connect_with(server.url(), config())
         .await
@@ -153,9 +147,9 @@ async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
         .get(Get::new("row-00"))
         .await
         .expect("warm-up get");
-    let before = scrape(&server).await;
+    let before = server.scrape().await;
     round(&client).await;
-    let after = scrape(&server).await;
+    let after = server.scrape().await;
 
     let gets = requests(&after, "get") - requests(&before, "get");
     let multi_gets = requests(&after, "multi_get") - requests(&before, "multi_get");
@@ -187,9 +181,9 @@ async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
         .get(Get::new("row-00"))
         .await
         .expect("warm-up get");
-    let before = scrape(&server).await;
+    let before = server.scrape().await;
     round(&single).await;
-    let after = scrape(&server).await;
+    let after = server.scrape().await;
     assert_eq!(
         requests(&after, "get") - requests(&before, "get"),
         GETS as f64
@@ -202,32 +196,7 @@ async fn concurrent_gets_share_multi_gets_and_each_gets_its_own_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callers_that_give_up_strand_nothing() {
-    let hooks = TestHooks {
-        get_read_delay: HOLD,
-        ..TestHooks::default()
-    };
-    let server = TestServer::start_with_hooks(|_| {}, hooks).await;
-    let admin = server.quick_client().await;
-    let t = create_table(
-        &admin,
-        TABLE,
-        vec![FamilyDescriptor::new("f").max_versions(3)],
-        &[],
-    )
-    .await;
-    for n in 0..ROWS {
-        let row = format!("row-{n:02}");
-        t.put(Put::new(row.clone()).add_at("f", "a", 1, format!("a{n}-v1")))
-            .await
-            .expect("put");
-        t.put(
-            Put::new(row)
-                .add_at("f", "a", 2, format!("a{n}-v2"))
-                .add("f", "b", format!("b{n}")),
-        )
-        .await
-        .expect("put");
-    }
+    let server = start_with_rows().await;
     let client = Client::connect_with(server.url(), config())
         .await
         .expect("client");
@@ -256,4 +225,34 @@ async fn callers_that_give_up_strand_nothing() {
     // The abandoned calls handed their slots on: a full round still completes, with
     // the right rows.
     round(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_too_large_for_the_client_is_resent_get_by_get() {
+    let server = start_with_rows().await;
+    // A plain Get (its request and its answer, ~100 bytes each) fits the client's
+    // 1 KiB message limit; a MultiGet of the ~20 queued gets does not, so it fails as
+    // a whole, on the client, before the server sees it.
+    let client = Client::connect_with(server.url(), config().max_message_bytes(1024))
+        .await
+        .expect("client");
+    client
+        .table(TABLE)
+        .get(Get::new("row-00"))
+        .await
+        .expect("warm-up get");
+    let before = server.scrape().await;
+    // Every get still returns its own row (`round` checks each).
+    round(&client).await;
+    let after = server.scrape().await;
+    // Each get of the failed batch went out again on its own: the server saw one Get
+    // per get (coalescing, when it works, sends fewer; see the first test).
+    assert_eq!(
+        requests(&after, "get") - requests(&before, "get"),
+        GETS as f64
+    );
+    assert_eq!(
+        requests(&after, "multi_get") - requests(&before, "multi_get"),
+        0.0
+    );
 }

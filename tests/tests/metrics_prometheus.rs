@@ -9,8 +9,8 @@ use strata_client::admin::FamilyDescriptor;
 use strata_client::{Get, Put};
 use strata_proto::v1 as pb;
 use strata_proto::v1::region_service_client::RegionServiceClient;
-use strata_tests::prom::{self, Exposition};
-use strata_tests::{TestServer, create_table, http};
+use strata_tests::prom::Exposition;
+use strata_tests::{TestServer, create_table};
 
 const TABLE: &str = "metrics_t";
 const ROWS: usize = 20;
@@ -18,18 +18,7 @@ const GETS: usize = 30;
 const ABSENT_GETS: usize = 10;
 
 async fn scrape(server: &TestServer) -> Exposition {
-    let url = format!("{}/metrics", server.status_url());
-    let resp = tokio::task::spawn_blocking(move || http::get(&url))
-        .await
-        .expect("scrape task")
-        .expect("GET /metrics");
-    assert_eq!(resp.status, 200, "{}", resp.body);
-    let ct = resp.header("content-type").unwrap_or_default();
-    assert!(
-        ct.starts_with("text/plain; version=0.0.4"),
-        "content-type {ct}"
-    );
-    prom::parse(&resp.body).unwrap_or_else(|e| panic!("/metrics is not valid: {e}\n{}", resp.body))
+    server.scrape().await
 }
 
 fn delta(before: &Exposition, after: &Exposition, name: &str, labels: &[(&str, &str)]) -> f64 {
