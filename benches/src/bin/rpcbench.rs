@@ -8,7 +8,8 @@
 //!     [--runtime multi_thread,current_thread] [--redis]
 //! ```
 //!
-//! For each server runtime: the echo server (then the `echo_hop` variant) and a fresh
+//! For each server runtime: the echo server (then its `echo_deadline` and `echo_hop`
+//! variants) and a fresh
 //! Strata server with a preloaded, flushed table, each case at each in-flight count.
 //! The server runs in this process on its own runtime and threads (`strata-rpc`), the
 //! client on others (`rpc-client`). It prints one Markdown table, the targets as ratios,
@@ -36,6 +37,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CASES: &[&str] = &[
     "echo",
+    "echo_deadline",
     "echo_hop",
     "get",
     "get_single",
@@ -43,6 +45,9 @@ const CASES: &[&str] = &[
     "put_async",
     "put_fsync",
 ];
+
+/// Warm-up of a case's later turns.
+const LATER_WARMUP: Duration = Duration::from_millis(50);
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -65,8 +70,8 @@ struct Args {
     /// Server runtimes (server.runtime), comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_runtime, default_value = "multi_thread,current_thread")]
     runtime: Vec<RuntimeKind>,
-    /// Cases to run, comma-separated: echo, echo_hop, get, get_single, multi_get,
-    /// put_async, put_fsync. `get` is the client's default (concurrent gets share
+    /// Cases to run, comma-separated: echo, echo_deadline, echo_hop, get, get_single,
+    /// multi_get, put_async, put_fsync. `get` is the client's default (concurrent gets share
     /// MultiGet calls under load); `get_single` turns that off, one call per get.
     #[arg(
         long,
@@ -103,6 +108,12 @@ struct Args {
     /// Seed of the random keys.
     #[arg(long, default_value_t = 301)]
     seed: u64,
+    /// Turns the read cases and the echoes take, per in-flight count: each measures
+    /// `1/rounds` of its time (or calls) per turn, so slow spells of a shared machine
+    /// fall on all of them alike and their ratios hold. Writes run after the reads, in
+    /// one go (they change the rows the reads read).
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
     /// Runs of the whole series; each line reports the run with the median ops/s and the
     /// range over all runs.
     #[arg(long, default_value_t = 1)]
@@ -113,15 +124,24 @@ struct Args {
 }
 
 impl Args {
-    fn plan(&self, inflight: usize) -> Plan {
+    /// Turn `round` of `rounds` of a case at `inflight`: the whole warm-up on the first
+    /// turn, a short one on later turns (the connection is warm by then).
+    fn plan(&self, inflight: usize, round: usize, rounds: usize) -> Plan {
+        let rounds = rounds.max(1);
+        let warmup = Duration::from_secs_f64(self.warmup_secs);
         Plan {
             inflight,
-            warmup: Duration::from_secs_f64(self.warmup_secs),
-            stop: match self.ops {
-                Some(n) => Stop::Ops(n),
-                None => Stop::Time(Duration::from_secs_f64(self.duration_secs)),
+            warmup: if round == 0 {
+                warmup
+            } else {
+                warmup.min(LATER_WARMUP)
             },
-            seed: self.seed,
+            stop: match self.ops {
+                Some(n) => Stop::Ops((n / rounds as u64).max(1)),
+                None => Stop::Time(Duration::from_secs_f64(self.duration_secs) / rounds as u32),
+            },
+            // Each turn draws other keys.
+            seed: self.seed ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         }
     }
 
@@ -152,40 +172,19 @@ fn progress(line: &Line) {
     );
 }
 
-/// Echo (or echo_hop) cases under server runtime `kind`.
-fn echo_cases(
-    args: &Args,
-    client: &tokio::runtime::Runtime,
-    kind: RuntimeKind,
-    hop: bool,
-) -> anyhow::Result<Vec<Line>> {
-    let value = rpc::value(1);
-    let server = ServerThread::spawn(kind, move |ready, stop| {
-        rpc::echo::serve(value, hop, ready, stop)
-    })?;
-    let name = if hop { "echo_hop" } else { "echo" };
-    client.block_on(async move {
-        let mut lines = Vec::new();
-        let mut callers = Vec::new();
-        for _ in 0..args.clients.max(1) {
-            callers.push(rpc::echo::EchoCaller::connect(server.url(), hop).await?);
-        }
-        let callers: std::sync::Arc<[rpc::echo::EchoCaller]> = callers.into();
-        let rows = args.rows;
-        let op: rpc::load::Op = std::sync::Arc::new(move |task, random| {
-            let caller = callers[task % callers.len()].clone();
-            Box::pin(async move { caller.call(rpc::key(random % rows)).await })
-        });
-        for &n in &args.inflight {
-            let sample = rpc::load::run(args.plan(n), op.clone()).await?;
-            let line = Line::from_sample(runtime_name(kind), name, n, 1, &sample);
-            progress(&line);
-            lines.push(line);
-        }
-        drop(op);
-        stop(server).await?;
-        anyhow::Ok(lines)
-    })
+/// A case: its call, and the Strata workload behind it (`None`: an echo).
+struct Case {
+    name: &'static str,
+    op: rpc::load::Op,
+    workload: Option<Workload>,
+}
+
+/// A case's turns added up.
+#[derive(Default)]
+struct Tally {
+    sample: Option<rpc::load::Sample>,
+    counters: rpc::strata::Counters,
+    memory: (i64, i64),
 }
 
 /// Stops `server` on a blocking thread while the client runtime keeps running, so the
@@ -195,21 +194,81 @@ async fn stop(server: ServerThread) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || server.stop()).await?
 }
 
-/// Strata cases under server runtime `kind`, on a fresh server and table.
-fn strata_cases(
+/// The Strata server of a runtime's cases, its data directory and an admin client.
+struct StrataSide {
+    server: ServerThread,
+    admin: strata_client::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// One turn of `case` under `plan`, added to `tally`.
+async fn turn(
+    case: &Case,
+    plan: Plan,
+    strata: Option<&StrataSide>,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let engine = strata
+        .and_then(|s| s.server.engine())
+        .filter(|_| case.workload.is_some());
+    let writes = case.workload.is_some_and(|w| w.is_write());
+    let before = engine.map(|e| e.stats());
+    let memory_before = match (writes, strata) {
+        (true, Some(s)) => Some(rpc::strata::memory(&s.admin).await?),
+        _ => None,
+    };
+    let sample = rpc::load::run(plan, case.op.clone()).await?;
+    if let (Some(b), Some(e)) = (before, engine) {
+        tally
+            .counters
+            .add(rpc::strata::Counters::between(&b, &e.stats()));
+    }
+    if let (Some(b), Some(s)) = (memory_before, strata) {
+        let a = rpc::strata::memory(&s.admin).await?;
+        tally.memory.0 += a.0 as i64 - b.0 as i64;
+        tally.memory.1 += a.1 as i64 - b.1 as i64;
+    }
+    match &mut tally.sample {
+        Some(all) => all.merge(sample)?,
+        None => tally.sample = Some(sample),
+    }
+    Ok(())
+}
+
+/// The result line of a case's tally.
+fn line_of(kind: RuntimeKind, case: &Case, inflight: usize, tally: Tally) -> Option<Line> {
+    let sample = tally.sample?;
+    let rows = case.workload.map_or(1, Workload::rows_per_call);
+    let mut line = Line::from_sample(runtime_name(kind), case.name, inflight, rows, &sample);
+    if let Some(w) = case.workload {
+        line.engine = tally.counters.describe(w);
+        if w.is_write() {
+            line.engine
+                .push_str(&rpc::strata::memory_note(tally.memory));
+        }
+    }
+    progress(&line);
+    Some(line)
+}
+
+/// Every wanted case under server runtime `kind`: the echo servers and a fresh Strata
+/// server with its preloaded table run side by side; per in-flight count the reads and
+/// echoes take `--rounds` turns, in alternating order, then the writes run.
+fn runtime_cases(
     args: &Args,
     client: &tokio::runtime::Runtime,
     kind: RuntimeKind,
 ) -> anyhow::Result<Vec<Line>> {
-    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new()
-        .prefix("rpcbench-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a data directory in {}", parent.display()))?;
-    let config = rpc::servers::strata_config(dir.path(), kind, &args.sets)?;
-    let server = ServerThread::spawn(kind, move |ready, stop| {
-        rpc::servers::strata(config, ready, stop)
-    })?;
+    let mut echo_servers = Vec::new();
+    for variant in rpc::echo::Variant::ALL {
+        if args.wants(variant.name()) {
+            let value = rpc::value(1);
+            let server = ServerThread::spawn(kind, move |ready, stop| {
+                rpc::echo::serve(value, variant, ready, stop)
+            })?;
+            echo_servers.push((variant, server));
+        }
+    }
     let workloads = [
         ("get", Workload::Get, true),
         ("get_single", Workload::Get, false),
@@ -217,48 +276,110 @@ fn strata_cases(
         ("put_async", Workload::PutAsync, true),
         ("put_fsync", Workload::PutFsync, true),
     ];
+    let strata_server = if workloads.iter().any(|(n, ..)| args.wants(n)) {
+        let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::Builder::new()
+            .prefix("rpcbench-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("cannot create a data directory in {}", parent.display()))?;
+        let config = rpc::servers::strata_config(dir.path(), kind, &args.sets)?;
+        let server = ServerThread::spawn(kind, move |ready, stop| {
+            rpc::servers::strata(config, ready, stop)
+        })?;
+        Some((server, dir))
+    } else {
+        None
+    };
     client.block_on(async move {
-        let mut lines = Vec::new();
-        let admin = strata_client::Client::connect(server.url()).await?;
-        let started = std::time::Instant::now();
-        let note = rpc::strata::preload(&admin, args.rows).await?;
-        eprintln!(
-            "  {}: {note} ({:.1} s)",
-            runtime_name(kind),
-            started.elapsed().as_secs_f64()
-        );
-        let clients = args.clients.max(1);
-        let mut defaults = strata_client::ClientConfig::default();
-        if let Some(after) = args.coalesce_gets_after {
-            let max_batch = defaults.max_coalesced_gets;
-            defaults = defaults.coalesce_gets(after, max_batch);
+        let mut cases = Vec::new();
+        for (variant, server) in &echo_servers {
+            let mut callers = Vec::new();
+            for _ in 0..args.clients.max(1) {
+                callers.push(rpc::echo::EchoCaller::connect(server.url(), *variant).await?);
+            }
+            let callers: std::sync::Arc<[rpc::echo::EchoCaller]> = callers.into();
+            let rows = args.rows;
+            let op: rpc::load::Op = std::sync::Arc::new(move |task, random| {
+                let caller = callers[task % callers.len()].clone();
+                Box::pin(async move { caller.call(rpc::key(random % rows)).await })
+            });
+            cases.push(Case {
+                name: variant.name(),
+                op,
+                workload: None,
+            });
         }
-        let tables = rpc::strata::connect(server.url(), clients, &defaults).await?;
-        let one_call_per_get = defaults.clone().coalesce_gets(0, 1);
-        let single = rpc::strata::connect(server.url(), clients, &one_call_per_get).await?;
-        for (name, workload, coalesced) in workloads.into_iter().filter(|(n, ..)| args.wants(n)) {
-            let tables = if coalesced { &tables } else { &single };
-            let op = rpc::strata::op(workload, tables.clone(), args.rows);
-            for &n in &args.inflight {
-                let before = server.engine().map(|e| e.stats());
-                let memory_before = rpc::strata::memory(&admin).await?;
-                let sample = rpc::load::run(args.plan(n), op.clone()).await?;
-                let rows = workload.rows_per_call();
-                let mut line = Line::from_sample(runtime_name(kind), name, n, rows, &sample);
-                if let (Some(b), Some(e)) = (before, server.engine()) {
-                    line.engine = rpc::strata::counters(workload, &b, &e.stats());
+        let mut strata = None;
+        if let Some((server, dir)) = strata_server {
+            let admin = strata_client::Client::connect(server.url()).await?;
+            let started = std::time::Instant::now();
+            let note = rpc::strata::preload(&admin, args.rows).await?;
+            eprintln!(
+                "  {}: {note} ({:.1} s)",
+                runtime_name(kind),
+                started.elapsed().as_secs_f64()
+            );
+            let clients = args.clients.max(1);
+            let mut defaults = strata_client::ClientConfig::default();
+            if let Some(after) = args.coalesce_gets_after {
+                let max_batch = defaults.max_coalesced_gets;
+                defaults = defaults.coalesce_gets(after, max_batch);
+            }
+            let tables = rpc::strata::connect(server.url(), clients, &defaults).await?;
+            let one_call_per_get = defaults.clone().coalesce_gets(0, 1);
+            let single = rpc::strata::connect(server.url(), clients, &one_call_per_get).await?;
+            for (name, workload, coalesced) in workloads.into_iter().filter(|(n, ..)| args.wants(n))
+            {
+                let tables = if coalesced { &tables } else { &single };
+                cases.push(Case {
+                    name,
+                    op: rpc::strata::op(workload, tables.clone(), args.rows),
+                    workload: Some(workload),
+                });
+            }
+            strata = Some(StrataSide {
+                server,
+                admin,
+                _dir: dir,
+            });
+        }
+        let (writes, reads): (Vec<Case>, Vec<Case>) = cases
+            .into_iter()
+            .partition(|c| c.workload.is_some_and(|w| w.is_write()));
+        let rounds = args.rounds.max(1);
+        let mut lines = Vec::new();
+        for &n in &args.inflight {
+            let mut tallies: Vec<Tally> = reads.iter().map(|_| Tally::default()).collect();
+            for round in 0..rounds {
+                let order: Vec<usize> = if round % 2 == 0 {
+                    (0..reads.len()).collect()
+                } else {
+                    (0..reads.len()).rev().collect()
+                };
+                for i in order {
+                    let plan = args.plan(n, round, rounds);
+                    turn(&reads[i], plan, strata.as_ref(), &mut tallies[i]).await?;
                 }
-                if workload.rows_per_call() == 1 && workload != Workload::Get {
-                    let after = rpc::strata::memory(&admin).await?;
-                    line.engine
-                        .push_str(&rpc::strata::memory_note(memory_before, after));
-                }
-                progress(&line);
-                lines.push(line);
+            }
+            for (case, tally) in reads.iter().zip(tallies) {
+                lines.extend(line_of(kind, case, n, tally));
             }
         }
-        drop((admin, tables, single));
-        stop(server).await?;
+        for case in &writes {
+            for &n in &args.inflight {
+                let mut tally = Tally::default();
+                turn(case, args.plan(n, 0, 1), strata.as_ref(), &mut tally).await?;
+                lines.extend(line_of(kind, case, n, tally));
+            }
+        }
+        drop((reads, writes));
+        for (_, server) in echo_servers {
+            stop(server).await?;
+        }
+        if let Some(s) = strata {
+            drop(s.admin);
+            stop(s.server).await?;
+        }
         anyhow::Ok(lines)
     })
 }
@@ -278,17 +399,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<Line>> {
             runtime_name(kind),
             load_average()
         );
-        for hop in [false, true] {
-            if args.wants(if hop { "echo_hop" } else { "echo" }) {
-                lines.extend(echo_cases(args, &client, kind, hop)?);
-            }
-        }
-        if ["get", "get_single", "multi_get", "put_async", "put_fsync"]
-            .iter()
-            .any(|c| args.wants(c))
-        {
-            lines.extend(strata_cases(args, &client, kind)?);
-        }
+        lines.extend(runtime_cases(args, &client, kind)?);
     }
     if args.redis {
         eprintln!("redis-benchmark (load average {})", load_average());

@@ -10,13 +10,15 @@
 //! `strata-client` opens its channels (TCP_NODELAY, connect timeout, keepalive,
 //! 64 MiB limits).
 //!
-//! Two variants:
+//! Three variants ([`Variant`]):
 //! - `echo`: nothing else. The floor of unary gRPC here.
-//! - `echo_hop`: the two structural costs every Strata call has, without Strata: the
-//!   server answers from `spawn_blocking` (Strata runs every engine call on the blocking
-//!   pool), and the client sends a `grpc-timeout` and wraps the call in
-//!   `tokio::time::timeout` (as `strata-client`'s retry loop does). The gap `echo ->
-//!   echo_hop` is their price; the gap `echo_hop -> get` is Strata's own work.
+//! - `echo_deadline`: the client sends a `grpc-timeout` and wraps the call in
+//!   `tokio::time::timeout`, as `strata-client` does on every call (the server's tonic
+//!   then arms a timer per call too). The gap `echo -> echo_deadline` is the price of a
+//!   deadline on every call.
+//! - `echo_hop`: that deadline plus an answer from `spawn_blocking` (the hop a Strata
+//!   call takes when it must read a file or write). The gap `echo_deadline -> echo_hop`
+//!   is the hop's price.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -41,6 +43,31 @@ use pb::echo_server::{Echo, EchoServer};
 
 /// HTTP/2 keepalive of Strata's server (`standalone.rs`), and of its client channels.
 const KEEPALIVE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(10));
+
+/// Which echo: see the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The bare call.
+    Bare,
+    /// With a client deadline (`grpc-timeout` and `tokio::time::timeout`).
+    Deadline,
+    /// With a client deadline, answered from the blocking pool.
+    Hop,
+}
+
+impl Variant {
+    /// All of them, in the order they run.
+    pub const ALL: [Variant; 3] = [Variant::Bare, Variant::Deadline, Variant::Hop];
+
+    /// The case's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Bare => "echo",
+            Variant::Deadline => "echo_deadline",
+            Variant::Hop => "echo_hop",
+        }
+    }
+}
 
 struct EchoService {
     value: Bytes,
@@ -69,20 +96,23 @@ impl Echo for EchoService {
     }
 }
 
-/// Serves the echo service on a free loopback port until `stop` fires. `hop` answers
-/// from the blocking pool (the `echo_hop` variant).
+/// Serves the echo service on a free loopback port until `stop` fires, as `variant`
+/// says (`Hop` answers from the blocking pool).
 pub async fn serve(
     value: Bytes,
-    hop: bool,
+    variant: Variant,
     ready: mpsc::Sender<super::servers::Ready>,
     stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let limit = usize::try_from(ServerSection::default().max_message_size.0)?;
-    let service = EchoServer::new(EchoService { value, hop })
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let service = EchoServer::new(EchoService {
+        value,
+        hop: variant == Variant::Hop,
+    })
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let router = Server::builder()
         .tcp_nodelay(true)
@@ -105,13 +135,13 @@ pub async fn serve(
 #[derive(Clone, Debug)]
 pub struct EchoCaller {
     client: EchoClient<Channel>,
-    /// `Some(t)`: send `grpc-timeout` t and bound the call by t (the `echo_hop` variant).
+    /// `Some(t)`: send `grpc-timeout` t and bound the call by t (`echo_deadline`, `echo_hop`).
     deadline: Option<Duration>,
 }
 
 impl EchoCaller {
     /// Connects to `url` with `strata-client`'s channel settings.
-    pub async fn connect(url: &str, with_deadline: bool) -> anyhow::Result<EchoCaller> {
+    pub async fn connect(url: &str, variant: Variant) -> anyhow::Result<EchoCaller> {
         let config = ClientConfig::default();
         let channel = Endpoint::from_shared(url.to_string())?
             .tcp_nodelay(true)
@@ -125,7 +155,7 @@ impl EchoCaller {
             .max_encoding_message_size(config.max_message_bytes);
         Ok(EchoCaller {
             client,
-            deadline: with_deadline.then_some(config.rpc_timeout),
+            deadline: (variant != Variant::Bare).then_some(config.rpc_timeout),
         })
     }
 

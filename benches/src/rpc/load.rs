@@ -82,6 +82,20 @@ impl Sample {
     pub fn max_micros(&self) -> f64 {
         self.hist.max() as f64 / 1e3
     }
+
+    /// Adds another slice of the same case: latencies, counts, time and CPU.
+    pub fn merge(&mut self, other: Sample) -> anyhow::Result<()> {
+        self.hist.add(&other.hist)?;
+        self.ops += other.ops;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
+        self.client_cpu += other.client_cpu;
+        Ok(())
+    }
 }
 
 struct TaskResult {

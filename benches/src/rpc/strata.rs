@@ -52,6 +52,11 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// Whether the call writes.
+    pub fn is_write(self) -> bool {
+        matches!(self, Workload::PutFsync | Workload::PutAsync)
+    }
+
     /// Rows one call reads or writes.
     pub fn rows_per_call(self) -> u64 {
         match self {
@@ -127,24 +132,54 @@ pub async fn connect(
     Ok(tables)
 }
 
-/// What the engine counted between two snapshots, for a case of `workload`: blocks read
-/// from files (0 = every read hit the block cache) for reads; WAL records per sync and
-/// the mean sync time for writes.
-pub fn counters(workload: Workload, before: &StatsSnapshot, after: &StatsSnapshot) -> String {
-    let d = |f: fn(&StatsSnapshot) -> u64| f(after).saturating_sub(f(before));
-    match workload {
-        Workload::Get | Workload::MultiGet => format!(
-            "{} gets, {} blocks read from files",
-            d(|s| s.gets),
-            d(|s| s.blocks_read)
-        ),
-        Workload::PutFsync | Workload::PutAsync => {
-            let (records, syncs) = (d(|s| s.wal_records), d(|s| s.wal_syncs));
-            format!(
-                "{records} WAL records, {syncs} syncs ({:.1} records/sync, {:.0} µs/sync)",
-                records as f64 / syncs.max(1) as f64,
-                d(|s| s.wal_sync_micros) as f64 / syncs.max(1) as f64
-            )
+/// What the engine counted during a case (summed over its slices when cases take turns):
+/// gets and blocks read from files (0 = every read hit the block cache) for reads; WAL
+/// records, syncs and sync time for writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    gets: u64,
+    blocks_read: u64,
+    wal_records: u64,
+    wal_syncs: u64,
+    wal_sync_micros: u64,
+}
+
+impl Counters {
+    /// The counts between two snapshots.
+    pub fn between(before: &StatsSnapshot, after: &StatsSnapshot) -> Counters {
+        let d = |f: fn(&StatsSnapshot) -> u64| f(after).saturating_sub(f(before));
+        Counters {
+            gets: d(|s| s.gets),
+            blocks_read: d(|s| s.blocks_read),
+            wal_records: d(|s| s.wal_records),
+            wal_syncs: d(|s| s.wal_syncs),
+            wal_sync_micros: d(|s| s.wal_sync_micros),
+        }
+    }
+
+    /// Adds another slice's counts.
+    pub fn add(&mut self, o: Counters) {
+        self.gets += o.gets;
+        self.blocks_read += o.blocks_read;
+        self.wal_records += o.wal_records;
+        self.wal_syncs += o.wal_syncs;
+        self.wal_sync_micros += o.wal_sync_micros;
+    }
+
+    /// The counts that matter for `workload`, as text.
+    pub fn describe(&self, workload: Workload) -> String {
+        match workload {
+            Workload::Get | Workload::MultiGet => format!(
+                "{} gets, {} blocks read from files",
+                self.gets, self.blocks_read
+            ),
+            Workload::PutFsync | Workload::PutAsync => format!(
+                "{} WAL records, {} syncs ({:.1} records/sync, {:.0} µs/sync)",
+                self.wal_records,
+                self.wal_syncs,
+                self.wal_records as f64 / self.wal_syncs.max(1) as f64,
+                self.wal_sync_micros as f64 / self.wal_syncs.max(1) as f64
+            ),
         }
     }
 }
@@ -171,13 +206,14 @@ pub async fn memory(client: &Client) -> anyhow::Result<(u64, u64)> {
 }
 
 /// How much the memstore (as accounted) and the process (resident) grew during a
-/// write case: writes that pin more memory than they account for show here.
-pub fn memory_note(before: (u64, u64), after: (u64, u64)) -> String {
-    let mib = |a: u64, b: u64| (b as f64 - a as f64) / (1024.0 * 1024.0);
+/// write case, given as byte deltas: writes that pin more memory than they account for
+/// show here.
+pub fn memory_note(growth: (i64, i64)) -> String {
+    let mib = |d: i64| d as f64 / (1024.0 * 1024.0);
     format!(
-        "; memstore +{:.1} MiB accounted, process RSS +{:.1} MiB",
-        mib(before.0, after.0),
-        mib(before.1, after.1)
+        "; memstore {:+.1} MiB accounted, process RSS {:+.1} MiB",
+        mib(growth.0),
+        mib(growth.1)
     )
 }
 
