@@ -51,7 +51,7 @@
 //! # Concurrent gets share calls
 //!
 //! Gets from many tasks to one region server are coalesced under load: once
-//! [`ClientConfig::coalesce_gets_after`] (4) get calls are in flight to a server, further
+//! [`ClientConfig::coalesce_gets_after`] (2) get calls are in flight to a server, further
 //! gets wait, and when one of those calls ends the gets waiting by then go out together
 //! as one MultiGet (at most [`ClientConfig::max_coalesced_gets`], 64). There is no timer,
 //! so a get at low load is a plain Get and waits for nothing; under load the per-call

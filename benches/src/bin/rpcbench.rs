@@ -457,6 +457,12 @@ fn main() -> anyhow::Result<()> {
     let hi = args.inflight.iter().copied().max().unwrap_or(1);
     for &kind in &args.runtime {
         println!("{}", rpc::report::targets(&lines, runtime_name(kind), hi));
+        if runs.len() > 1 {
+            println!(
+                "{}",
+                rpc::report::per_run_ratios(&runs, runtime_name(kind), hi)
+            );
+        }
     }
     if args.runtime.len() > 1 {
         println!("{}", rpc::report::runtime_comparison(&lines));

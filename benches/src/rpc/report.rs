@@ -304,6 +304,79 @@ pub fn targets(lines: &[Line], runtime: &str, hi: usize) -> String {
     out
 }
 
+/// A per-run ratio: its label, the case, the in-flight count and the figure compared.
+type RatioRow = (String, &'static str, usize, fn(&Line) -> f64);
+
+/// With several runs: the echo-relative targets of `runtime` computed within each run
+/// (a case and its echo took turns in the same run, so these ratios are the fair ones;
+/// the table above picks each line's median run on its own), and their median.
+pub fn per_run_ratios(runs: &[Vec<Line>], runtime: &str, hi: usize) -> String {
+    let mut out = format!("| ratio within each run ({runtime}) |");
+    for i in 1..=runs.len() {
+        let _ = write!(out, " run {i} |");
+    }
+    out.push_str(" median |\n|---|");
+    for _ in 0..=runs.len() {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    let rows: [RatioRow; 4] = [
+        ("get p50 / echo p50, 1 in flight".into(), "get", 1, |l| {
+            l.p50_us
+        }),
+        (
+            "get_single p50 / echo p50, 1 in flight".into(),
+            "get_single",
+            1,
+            |l| l.p50_us,
+        ),
+        (
+            format!("get ops/s / echo ops/s, {hi} in flight"),
+            "get",
+            hi,
+            |l| l.ops_per_sec,
+        ),
+        (
+            format!("get p99 / echo p99, {hi} in flight"),
+            "get",
+            hi,
+            |l| l.p99_us,
+        ),
+    ];
+    for (what, case, n, f) in rows {
+        let ratios: Vec<Option<f64>> = runs
+            .iter()
+            .map(|run| {
+                let (a, b) = (find(run, runtime, case, n)?, find(run, runtime, "echo", n)?);
+                Some(f(a) / f(b))
+            })
+            .collect();
+        let _ = write!(out, "| {what} |");
+        for r in &ratios {
+            match r {
+                Some(r) => {
+                    let _ = write!(out, " {r:.2}x |");
+                }
+                None => out.push_str(" - |"),
+            }
+        }
+        let mut known: Vec<f64> = ratios.into_iter().flatten().collect();
+        known.sort_by(f64::total_cmp);
+        let median = match known.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(known[n / 2]),
+            n => Some((known[n / 2 - 1] + known[n / 2]) / 2.0),
+        };
+        match median {
+            Some(m) => {
+                let _ = writeln!(out, " {m:.2}x |");
+            }
+            None => out.push_str(" - |\n"),
+        }
+    }
+    out
+}
+
 /// Each case under both runtimes: current_thread over multi_thread.
 pub fn runtime_comparison(lines: &[Line]) -> String {
     let mut out = String::from(
