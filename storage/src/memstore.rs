@@ -88,6 +88,9 @@ pub struct Memstore {
     created: Instant,
     /// Clock time (ms) of the first insert, 0 while empty: the age of the oldest edit.
     first_insert_ms: AtomicU64,
+    /// Delete markers inserted (a flush of another memstore of the store needs to know
+    /// whether any marker could hide its puts).
+    markers: AtomicU64,
 }
 
 impl Default for Memstore {
@@ -115,6 +118,7 @@ impl Memstore {
             max_seq: AtomicU64::new(0),
             created: Instant::now(),
             first_insert_ms: AtomicU64::new(0),
+            markers: AtomicU64::new(0),
         }
     }
 
@@ -135,6 +139,9 @@ impl Memstore {
             self.first_insert_ms.store(now_ms.max(1), Ordering::Relaxed);
         }
         let charged = key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD_BYTES;
+        if crate::key::parse_trailer(&key).is_some_and(|(_, kind, _)| kind.is_delete()) {
+            self.markers.fetch_add(1, Ordering::Relaxed);
+        }
         self.map.insert(MemKey::new(key), value);
         self.size_bytes.fetch_add(charged, Ordering::Relaxed);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
@@ -154,6 +161,11 @@ impl Memstore {
     /// True when nothing was inserted.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// Delete markers inserted (Delete, DeleteColumn, DeleteFamily).
+    pub fn delete_markers(&self) -> u64 {
+        self.markers.load(Ordering::Relaxed)
     }
 
     /// Largest sequence id inserted.

@@ -331,6 +331,12 @@ pub struct MemstoreOptions {
     /// `WriteStall` (HBase blocks up to `hbase.hstore.blockingWaitTime`). Default 10 s.
     #[serde(with = "humantime_serde")]
     pub stall_timeout: Duration,
+    /// A flush leaves out the puts no reader can see: those hidden by the memstore's own
+    /// delete markers, older writes at the same timestamp, and (while the store holds
+    /// no delete marker elsewhere) versions past the family's `max_versions`. HBase's
+    /// flush does the same. Default true; false keeps every version until a major
+    /// compaction.
+    pub drop_hidden_versions: bool,
 }
 
 impl Default for MemstoreOptions {
@@ -342,6 +348,7 @@ impl Default for MemstoreOptions {
             global_low: None,
             flush_interval: Duration::from_secs(3600),
             stall_timeout: Duration::from_secs(10),
+            drop_hidden_versions: true,
         }
     }
 }

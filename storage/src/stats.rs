@@ -58,6 +58,9 @@ counters! {
     flush_micros,
     /// Time background flushes waited for compaction (too many store files), µs.
     flush_blocked_micros,
+    /// Memstore entries a flush left out: puts no reader could see any more
+    /// (`memstore.drop_hidden_versions`).
+    flush_dropped_entries,
     /// Point gets served.
     gets,
     /// Rows returned by scans.

@@ -286,6 +286,78 @@ impl<'a> RetentionFilter<'a> {
     }
 }
 
+/// Decides, entry by entry in key order, what a flush writes of one memstore. Every
+/// delete marker is kept (the files it does not read may hold puts it hides). Of the
+/// puts, those no reader can see from now on are left out: a put hidden by one of the
+/// memstore's own markers (markers go only with a major compaction, which drops what
+/// they hide too), an older write at the same timestamp, and, when `count_versions`,
+/// a put with `max_versions` newer versions in this memstore. That last rule holds
+/// while no other source of the store has a marker that could hide one of those newer
+/// versions, which the caller checks; a `Delete` of one exact version written later
+/// does not bring such a put back (HBase's flush behaves the same way: only a major
+/// compaction, or no compaction at all, gives the full history back).
+pub(crate) struct FlushFilter<'a> {
+    family: &'a FamilyOptions,
+    count_versions: bool,
+    row: Vec<u8>,
+    column: Vec<u8>,
+    family_delete_ts: Option<u64>,
+    col: ColumnState,
+}
+
+impl<'a> FlushFilter<'a> {
+    pub(crate) fn new(family: &'a FamilyOptions, count_versions: bool) -> Self {
+        FlushFilter {
+            family,
+            count_versions,
+            row: Vec::new(),
+            column: Vec::new(),
+            family_delete_ts: None,
+            col: ColumnState::default(),
+        }
+    }
+
+    /// True if the entry with this encoded key goes into the flushed file.
+    pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
+        let row = key::row_part(key).ok_or_else(|| corrupt("bad row"))?;
+        if row != self.row.as_slice() {
+            self.row.clear();
+            self.row.extend_from_slice(row);
+            self.family_delete_ts = None;
+            self.column.clear();
+        }
+        let column = key::column_part(key).ok_or_else(|| corrupt("bad column"))?;
+        if column != self.column.as_slice() {
+            self.column.clear();
+            self.column.extend_from_slice(column);
+            self.col = ColumnState::default();
+        }
+        let (ts, kind, _seq) = key::parse_trailer(key).ok_or_else(|| corrupt("bad key trailer"))?;
+        match kind {
+            CellType::DeleteFamily => self.family_delete_ts = self.family_delete_ts.max(Some(ts)),
+            CellType::DeleteColumn => {
+                self.col.delete_column_ts = self.col.delete_column_ts.max(Some(ts))
+            }
+            CellType::Delete => self.col.deleted.push(ts),
+            CellType::Put => {
+                let col = &mut self.col;
+                if self.family_delete_ts.is_some_and(|d| ts <= d)
+                    || col.delete_column_ts.is_some_and(|d| ts <= d)
+                    || col.deleted.contains(&ts)
+                    || col.last_put_ts == Some(ts)
+                {
+                    return Ok(false);
+                }
+                col.last_put_ts = Some(ts);
+                let version = col.versions_seen;
+                col.versions_seen += 1;
+                return Ok(!self.count_versions || version < self.family.max_versions);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// Seeks past an unselected column to the next selected qualifier of the row, or to
 /// the row's end when none is left.
 fn skip_to_next_selected<I: InternalIterator + ?Sized>(

@@ -53,7 +53,10 @@ fn all_rows(region: &Region) -> Vec<RowCells> {
 fn major_compaction_drops_deleted_expired_and_surplus_versions() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(1_000_000_000);
-    let engine = Engine::open_with_clock(EngineOptions::for_tests(), clock.clone()).unwrap();
+    // Flushes write every entry, so the compaction is what drops them.
+    let mut opts = EngineOptions::for_tests();
+    opts.memstore.drop_hidden_versions = false;
+    let engine = Engine::open_with_clock(opts, clock.clone()).unwrap();
     let mut f = FamilyOptions::new("f");
     f.max_versions = 2;
     f.min_versions = 1;
@@ -131,7 +134,10 @@ fn major_compaction_drops_deleted_expired_and_surplus_versions() {
 #[test]
 fn minor_compaction_keeps_markers_and_merges_files() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(EngineOptions::for_tests()).unwrap();
+    // Flushes write every entry (the put hidden by its marker too).
+    let mut opts = EngineOptions::for_tests();
+    opts.memstore.drop_hidden_versions = false;
+    let engine = Engine::open(opts).unwrap();
     let region = region_with(&engine, dir.path(), FamilyOptions::new("f"));
     for i in 0..3 {
         region

@@ -2,6 +2,12 @@
 //! reopens against a simple in-memory oracle that applies Strata's visibility rules
 //! (see `visibility.rs`) with its own, deliberately naive code.
 //!
+//! Two modes by seed: odd seeds flush in the background at a 32 KiB memstore and keep
+//! every version (`memstore.drop_hidden_versions = false`), so flush timing cannot
+//! matter; even seeds flush only when the test asks, with the default
+//! `drop_hidden_versions`, whose effect the oracle models (`Oracle::flush`): a version
+//! a flush left out stays gone even if a newer one is deleted later.
+//!
 //! Reproduce a failure with `STRATA_MODEL_SEED=<seed> cargo test -p strata-storage --test model`;
 //! run longer with `STRATA_MODEL_OPS=<n>` and `STRATA_MODEL_SEEDS=<n>`.
 
@@ -46,6 +52,8 @@ struct Entry {
 struct Oracle {
     cells: BTreeMap<(Vec<u8>, String, Vec<u8>), Vec<Entry>>,
     seq: u64,
+    /// Entries with `seq <= flushed_seq` are in files, the rest in the memstore.
+    flushed_seq: u64,
 }
 
 struct Family {
@@ -225,6 +233,95 @@ impl Oracle {
         self.cells = kept;
     }
 
+    /// What a flush with `memstore.drop_hidden_versions` leaves out, computed naively:
+    /// per family, of the memstore's puts (written since the last flush), those hidden
+    /// by the memstore's own markers, older writes at a timestamp, and, if the family's
+    /// files hold no marker, those with `max_versions` newer versions in the memstore.
+    fn flush(&mut self, fams: &[Family]) {
+        let flushed = self.flushed_seq;
+        for f in fams {
+            let files_have_markers = self.cells.iter().any(|((_, fam, _), es)| {
+                fam == f.name
+                    && es
+                        .iter()
+                        .any(|e| e.seq <= flushed && e.kind != CellType::Put)
+            });
+            let rows: Vec<Vec<u8>> = self
+                .cells
+                .keys()
+                .filter(|(_, fam, _)| fam == f.name)
+                .map(|(r, _, _)| r.clone())
+                .collect();
+            for row in rows {
+                let in_memstore = |e: &&Entry| e.seq > flushed;
+                let family_delete = self
+                    .cells
+                    .get(&(row.clone(), f.name.to_owned(), Vec::new()))
+                    .into_iter()
+                    .flatten()
+                    .filter(in_memstore)
+                    .filter(|e| e.kind == CellType::DeleteFamily)
+                    .map(|e| e.ts)
+                    .max();
+                let quals: Vec<Vec<u8>> = self
+                    .cells
+                    .keys()
+                    .filter(|(r, fam, _)| *r == row && fam == f.name)
+                    .map(|(_, _, q)| q.clone())
+                    .collect();
+                for q in quals {
+                    let key = (row.clone(), f.name.to_owned(), q);
+                    let entries = &self.cells[&key];
+                    let mine: Vec<(usize, &Entry)> = entries
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| e.seq > flushed)
+                        .collect();
+                    let column_delete = mine
+                        .iter()
+                        .filter(|(_, e)| e.kind == CellType::DeleteColumn)
+                        .map(|(_, e)| e.ts)
+                        .max();
+                    let deleted: Vec<u64> = mine
+                        .iter()
+                        .filter(|(_, e)| e.kind == CellType::Delete)
+                        .map(|(_, e)| e.ts)
+                        .collect();
+                    // Puts in key order: newest timestamp first, then newest write.
+                    let mut puts: Vec<(usize, &Entry)> = mine
+                        .into_iter()
+                        .filter(|(_, e)| e.kind == CellType::Put)
+                        .collect();
+                    puts.sort_by(|(ia, a), (ib, b)| {
+                        b.ts.cmp(&a.ts).then(b.seq.cmp(&a.seq)).then(ib.cmp(ia))
+                    });
+                    let mut drop = Vec::new();
+                    let mut seen_ts: Vec<u64> = Vec::new();
+                    for (i, e) in puts {
+                        let masked = family_delete.is_some_and(|d| e.ts <= d)
+                            || column_delete.is_some_and(|d| e.ts <= d)
+                            || deleted.contains(&e.ts);
+                        if masked || seen_ts.contains(&e.ts) {
+                            drop.push(i);
+                            continue;
+                        }
+                        seen_ts.push(e.ts);
+                        if !files_have_markers && seen_ts.len() as u32 > f.max_versions {
+                            drop.push(i);
+                        }
+                    }
+                    let entries = self.cells.get_mut(&key).unwrap();
+                    let mut i = 0;
+                    entries.retain(|_| {
+                        i += 1;
+                        !drop.contains(&(i - 1))
+                    });
+                }
+            }
+        }
+        self.flushed_seq = self.seq;
+    }
+
     fn record(&mut self, row: &[u8], fam: &str, q: &[u8], ts: u64, kind: CellType, value: Bytes) {
         self.cells
             .entry((row.to_vec(), fam.to_owned(), q.to_vec()))
@@ -278,9 +375,20 @@ struct Run {
     region: Arc<Region>,
     oracle: Oracle,
     fams: Vec<Family>,
+    /// Flushes only when the test asks (no background flush), and with
+    /// `memstore.drop_hidden_versions`, which the oracle then models; else background
+    /// flushes at a 32 KiB memstore, keeping every version.
+    drop_hidden: bool,
 }
 
 impl Run {
+    fn flush(&mut self) {
+        self.region.flush().unwrap();
+        if self.drop_hidden {
+            self.oracle.flush(&self.fams);
+        }
+    }
+
     fn random_selection(&mut self) -> BTreeMap<String, Vec<Vec<u8>>> {
         let mut sel = BTreeMap::new();
         if self.rng.chance(50) {
@@ -488,6 +596,10 @@ impl Run {
     fn major_compact(&mut self) {
         let report = self.region.compact(CompactionKind::Major).unwrap();
         let now = self.clock_now();
+        // The region flushes first; what that flush leaves out is hidden anyway.
+        if self.drop_hidden {
+            self.oracle.flush(&self.fams);
+        }
         self.oracle.major_compact(&self.fams, now);
         // After a major compaction each store holds at most one file with exactly the
         // visible versions.
@@ -508,6 +620,9 @@ impl Run {
     fn reopen(&mut self) {
         let flush = self.rng.chance(30);
         self.region.close(flush).unwrap();
+        if flush && self.drop_hidden {
+            self.oracle.flush(&self.fams);
+        }
         self.region = self.engine.open_region(&self.path).unwrap();
     }
 }
@@ -518,7 +633,15 @@ fn run(seed: u64, ops: usize) {
     let clock = ManualClock::new(100_000);
     let mut opts = EngineOptions::for_tests();
     opts.block_cache.size = ByteSize::kib(64);
-    opts.memstore.flush_size = ByteSize::kib(32);
+    // Odd seeds: background flushes of small memstores, every version kept. Even seeds:
+    // flushes only when asked, dropping what no reader can see (the default).
+    let drop_hidden = seed.is_multiple_of(2);
+    opts.memstore.drop_hidden_versions = drop_hidden;
+    opts.memstore.flush_size = if drop_hidden {
+        ByteSize::mib(256)
+    } else {
+        ByteSize::kib(32)
+    };
     opts.wal.segment_size = ByteSize::kib(8);
     let engine = Engine::open_with_clock(opts, clock.clone()).unwrap();
     let fams = families();
@@ -534,6 +657,7 @@ fn run(seed: u64, ops: usize) {
         region,
         oracle: Oracle::default(),
         fams,
+        drop_hidden,
     };
     for step in 0..ops {
         let roll = r.rng.below(1000);
@@ -542,7 +666,7 @@ fn run(seed: u64, ops: usize) {
             550..=799 => r.check_get(step),
             800..=949 => r.check_scan(step),
             950..=979 => r.clock.advance(r.rng.below(8000)),
-            980..=988 => r.region.flush().unwrap(),
+            980..=988 => r.flush(),
             989..=993 => r.major_compact(),
             _ => r.reopen(),
         }

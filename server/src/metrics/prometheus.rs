@@ -299,7 +299,7 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
         hit_ratio(c.hits, c.misses),
     );
     let s = e.stats();
-    let counters: [(&str, &str, u64); 14] = [
+    let counters: [(&str, &str, u64); 15] = [
         (
             "strata_bloom_checks_total",
             "Bloom filter probes made for point reads.",
@@ -350,6 +350,11 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
             "strata_flush_bytes_total",
             "SSTable bytes written by flushes.",
             s.flush_bytes,
+        ),
+        (
+            "strata_flush_dropped_entries_total",
+            "Memstore entries flushes left out (puts no reader could see any more).",
+            s.flush_dropped_entries,
         ),
         (
             "strata_engine_gets_total",

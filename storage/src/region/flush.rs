@@ -14,6 +14,7 @@ use crate::memstore::Memstore;
 use crate::options::FamilyOptions;
 use crate::sstable::{SsTable, SsTableBuilder, SsTableWriteOptions};
 use crate::stats::Stats;
+use crate::visibility::FlushFilter;
 
 impl Region {
     /// Flushes everything written so far to SSTables and waits for it.
@@ -153,6 +154,11 @@ impl Region {
         let Some(&boundary) = st.frozen_boundaries.last() else {
             return Ok(());
         };
+        // Every entry of the generation is final (its write acknowledged or failed)
+        // before the flush judges what readers can see, and before the file replaces
+        // the memstore: a reader that finds the file has a read point past all of it,
+        // so a put the flush leaves out is hidden for that reader too.
+        self.mvcc.wait_for(boundary);
         let mut written: Vec<(bytes::Bytes, Arc<SsTable>, u64)> = Vec::new();
         let mut flushed_bytes = 0;
         let mut freed = 0;
@@ -265,13 +271,40 @@ impl Region {
             bloom_fp_rate: store.options.bloom_fp_rate,
             expected_entries: mem.len(),
         };
+        // Versions past max_versions may go only while no other source of the store
+        // holds a marker that could hide one of the newer versions kept here.
+        let count_versions = store.active.delete_markers() == 0
+            && store
+                .frozen
+                .iter()
+                .all(|m| std::ptr::eq(Arc::as_ptr(m), mem) || m.delete_markers() == 0)
+            && store
+                .files
+                .iter()
+                .all(|f| f.meta().delete_marker_count == 0);
+        let mut filter = self
+            .engine
+            .opts
+            .memstore
+            .drop_hidden_versions
+            .then(|| FlushFilter::new(&store.options, count_versions));
         let mut builder = SsTableBuilder::create(&path, opts)?;
         let mut it = mem.iter();
         it.seek_to_first()?;
+        let mut dropped = 0u64;
         while it.valid() {
-            builder.add(it.key(), it.value())?;
+            let keep = match filter.as_mut() {
+                Some(f) => f.keep(it.key())?,
+                None => true,
+            };
+            if keep {
+                builder.add(it.key(), it.value())?;
+            } else {
+                dropped += 1;
+            }
             it.next()?;
         }
+        Stats::add(&self.engine.stats.flush_dropped_entries, dropped);
         let info = builder.finish()?;
         match SsTable::open(&path, self.engine.cache.clone(), self.engine.stats.clone()) {
             Ok(table) => Ok((table, id, info.file_size)),

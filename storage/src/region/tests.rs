@@ -749,3 +749,120 @@ fn a_compaction_leaves_only_its_output_in_the_cache() {
     assert_eq!(row.value(b"p", b"q").unwrap().len(), 200);
     assert_eq!(engine.block_cache_stats().misses, 0);
 }
+
+fn timestamps(region: &Region, row: &str) -> Vec<u64> {
+    region
+        .get(&Get::new(row.to_owned()).versions(10))
+        .unwrap()
+        .map(|r| r.cells.iter().map(|c| c.timestamp).collect())
+        .unwrap_or_default()
+}
+
+fn delete_version(row: &str, fam: &str, q: &str, ts: u64) -> RowMutation {
+    RowMutation::new(row.to_owned()).push(Mutation::Delete {
+        family: Bytes::copy_from_slice(fam.as_bytes()),
+        qualifier: Bytes::copy_from_slice(q.as_bytes()),
+        timestamp: Some(ts),
+    })
+}
+
+#[test]
+fn a_flush_writes_only_what_readers_can_see() {
+    let (fx, region) = fixture();
+    // Family `a` keeps 3 versions: ten versions of one column, two writes at ts 10,
+    // and ts 9 deleted by a marker in the same memstore.
+    for ts in 1..=10u64 {
+        region
+            .mutate(
+                &RowMutation::new("hot").put_at("a", "q", ts, format!("v{ts}")),
+                None,
+            )
+            .unwrap();
+    }
+    region
+        .mutate(&RowMutation::new("hot").put_at("a", "q", 10, "v10b"), None)
+        .unwrap();
+    region
+        .mutate(&delete_version("hot", "a", "q", 9), None)
+        .unwrap();
+    let before = timestamps(&region, "hot");
+    assert_eq!(before, vec![10, 8, 7]);
+    let dropped_before = fx.engine.stats().flush_dropped_entries;
+    region.flush().unwrap();
+    // Kept: the marker, ts 10 (newest write), 8 and 7. Left out: the older write at
+    // ts 10, ts 9 (deleted) and ts 1-6 (past 3 versions).
+    assert_eq!(region.status().store_file_entries, 4);
+    assert_eq!(fx.engine.stats().flush_dropped_entries - dropped_before, 8);
+    assert_eq!(timestamps(&region, "hot"), before);
+    assert_eq!(val(&region, "hot", "a", "q").as_deref(), Some("v10b"));
+    region.close(false).unwrap();
+    let region = fx.engine.open_region(&fx.path).unwrap();
+    assert_eq!(timestamps(&region, "hot"), before);
+}
+
+#[test]
+fn a_marker_in_another_file_keeps_every_version_of_a_flush() {
+    let (_fx, region) = fixture();
+    // A marker flushed first that hides a later put at ts 10 (markers mask by timestamp,
+    // whatever the write order).
+    region
+        .mutate(&delete_version("r", "a", "q", 10), None)
+        .unwrap();
+    region.flush().unwrap();
+    for ts in [7u64, 8, 9, 10] {
+        region
+            .mutate(
+                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
+                None,
+            )
+            .unwrap();
+    }
+    assert_eq!(timestamps(&region, "r"), vec![9, 8, 7]);
+    region.flush().unwrap();
+    // Counting versions within the memstore alone would drop ts 7 (three newer puts).
+    assert_eq!(timestamps(&region, "r"), vec![9, 8, 7]);
+}
+
+#[test]
+fn without_drop_hidden_versions_a_flush_keeps_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = EngineOptions::for_tests();
+    opts.memstore.drop_hidden_versions = false;
+    let engine = Engine::open_with_clock(opts, ManualClock::new(1_000_000)).unwrap();
+    let region = engine
+        .create_region(
+            &dir.path().join("r"),
+            RegionDescriptor::whole_table("t", "r1", families()),
+        )
+        .unwrap();
+    for ts in 1..=10u64 {
+        region
+            .mutate(&RowMutation::new("hot").put_at("a", "q", ts, "v"), None)
+            .unwrap();
+    }
+    region.flush().unwrap();
+    assert_eq!(region.status().store_file_entries, 10);
+    assert_eq!(timestamps(&region, "hot"), vec![10, 9, 8]);
+}
+
+#[test]
+fn a_version_left_out_by_a_flush_stays_gone_after_a_newer_one_is_deleted() {
+    let (_fx, region) = fixture();
+    for ts in 1..=5u64 {
+        region
+            .mutate(
+                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
+                None,
+            )
+            .unwrap();
+    }
+    // Family `a` keeps 3 versions: the flush leaves out ts 1 and 2.
+    region.flush().unwrap();
+    assert_eq!(timestamps(&region, "r"), vec![5, 4, 3]);
+    region
+        .mutate(&delete_version("r", "a", "q", 5), None)
+        .unwrap();
+    // Before the flush this delete would have shown ts 2 again (as it does with
+    // `memstore.drop_hidden_versions = false` until a major compaction).
+    assert_eq!(timestamps(&region, "r"), vec![4, 3]);
+}
