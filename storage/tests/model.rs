@@ -382,6 +382,57 @@ struct Run {
 }
 
 impl Run {
+    /// A directed sequence within the random run: two newer versions of a column, a
+    /// flush, then a delete of the newest one. Whether the older versions come back
+    /// depends on what the flush could drop (the files' markers decide), which the
+    /// oracle must agree with.
+    fn probe_version_delete(&mut self, step: usize) {
+        let row = row_key(self.rng.below(ROWS));
+        let f = self.rng.below(self.fams.len() as u64) as usize;
+        let fam = self.fams[f].name;
+        let q = QUALS[1 + self.rng.below(QUALS.len() as u64 - 1) as usize];
+        let now = self.clock_now();
+        for _ in 0..self.fams[f].max_versions + 1 {
+            self.clock.advance(1);
+            let ts = self.clock_now();
+            let value = Bytes::from(format!("p{}", self.oracle.seq + 1));
+            let m = RowMutation::new(row.clone()).push(Mutation::Put {
+                family: fam.into(),
+                qualifier: Bytes::copy_from_slice(q),
+                timestamp: Some(ts),
+                value: value.clone(),
+            });
+            self.region.mutate(&m, None).unwrap();
+            self.oracle.seq += 1;
+            self.oracle.record(&row, fam, q, ts, CellType::Put, value);
+        }
+        self.flush();
+        let newest = self.clock_now();
+        let m = RowMutation::new(row.clone()).push(Mutation::Delete {
+            family: fam.into(),
+            qualifier: Bytes::copy_from_slice(q),
+            timestamp: Some(newest),
+        });
+        self.region.mutate(&m, None).unwrap();
+        self.oracle.seq += 1;
+        self.oracle
+            .record(&row, fam, q, newest, CellType::Delete, Bytes::new());
+        let sel = BTreeMap::from([(fam.to_owned(), vec![q.to_vec()])]);
+        let get = Get::new(row.clone())
+            .versions(4)
+            .column(fam.to_owned(), q.to_vec());
+        let got = cells_of(self.region.get(&get).unwrap());
+        let want = self.oracle.row(
+            &row,
+            &self.fams,
+            &sel,
+            4,
+            (0, u64::MAX),
+            self.clock_now().max(now),
+        );
+        assert_eq!(got, want, "seed {} step {step}: probe {get:?}", self.seed);
+    }
+
     fn flush(&mut self) {
         self.region.flush().unwrap();
         if self.drop_hidden {
@@ -664,6 +715,9 @@ fn run(seed: u64, ops: usize) {
         match roll {
             0..=549 => r.put_or_delete(),
             550..=799 => r.check_get(step),
+            // More major compactions (which clear the markers) when flushes drop versions.
+            930..=939 if r.drop_hidden => r.major_compact(),
+            940..=949 if r.drop_hidden => r.probe_version_delete(step),
             800..=949 => r.check_scan(step),
             950..=979 => r.clock.advance(r.rng.below(8000)),
             980..=988 => r.flush(),
