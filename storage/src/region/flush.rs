@@ -161,6 +161,7 @@ impl Region {
         self.mvcc.wait_for(boundary);
         let mut written: Vec<(bytes::Bytes, Arc<SsTable>, u64)> = Vec::new();
         let mut flushed_bytes = 0;
+        let mut dropped = 0;
         let mut freed = 0;
         let abort = |written: &[(bytes::Bytes, Arc<SsTable>, u64)], e| {
             for (_, t, _) in written {
@@ -178,8 +179,9 @@ impl Region {
             }
             let fam = String::from_utf8_lossy(family).into_owned();
             match self.write_memstore(manifest, &fam, store, mem) {
-                Ok((table, id, size)) => {
+                Ok((table, id, size, left_out)) => {
                     flushed_bytes += size;
+                    dropped += left_out;
                     written.push((family.clone(), table, id));
                 }
                 Err(e) => return abort(&written, e),
@@ -230,6 +232,7 @@ impl Region {
         let stats = &self.engine.stats;
         Stats::add(&stats.flushes, 1);
         Stats::add(&stats.flush_bytes, flushed_bytes);
+        Stats::add(&stats.flush_dropped_entries, dropped);
         Stats::add(&stats.flush_micros, started.elapsed().as_micros() as u64);
         stats.latency.flush.observe(started.elapsed());
         tracing::info!(region = %self.name, flushed_seq = boundary, bytes = flushed_bytes,
@@ -254,14 +257,15 @@ impl Region {
         }
     }
 
-    /// Writes one frozen memstore as an SSTable; returns it, its id and its size.
+    /// Writes one frozen memstore as an SSTable; returns it, its id, its size and the
+    /// entries left out (counted once the flush is recorded).
     fn write_memstore(
         &self,
         manifest: &mut Manifest,
         fam: &str,
         store: &super::StoreState,
         mem: &Memstore,
-    ) -> Result<(Arc<SsTable>, u64, u64)> {
+    ) -> Result<(Arc<SsTable>, u64, u64, u64)> {
         let id = self.allocate_file_id(manifest, fam);
         let path = Manifest::sstable_path(&self.dir, fam, id);
         let opts = SsTableWriteOptions {
@@ -304,10 +308,9 @@ impl Region {
             }
             it.next()?;
         }
-        Stats::add(&self.engine.stats.flush_dropped_entries, dropped);
         let info = builder.finish()?;
         match SsTable::open(&path, self.engine.cache.clone(), self.engine.stats.clone()) {
-            Ok(table) => Ok((table, id, info.file_size)),
+            Ok(table) => Ok((table, id, info.file_size, dropped)),
             Err(e) => {
                 let _ = std::fs::remove_file(&path);
                 Err(e)
