@@ -199,6 +199,19 @@ fn classify_put(
     family: &FamilyOptions,
     now_ms: u64,
 ) -> Option<u32> {
+    let version = number_put(ts, col, family_delete_ts)?;
+    if version >= family.max_versions {
+        return None;
+    }
+    if expired(family, now_ms, ts) && version >= family.min_versions {
+        return None;
+    }
+    Some(version)
+}
+
+/// Rules 2-3: the put at `ts`'s version number in its column (newest 0), or `None` if a
+/// marker met so far hides it or a newer write at the same timestamp shadows it.
+fn number_put(ts: u64, col: &mut ColumnState, family_delete_ts: Option<u64>) -> Option<u32> {
     if family_delete_ts.is_some_and(|d| ts <= d)
         || col.delete_column_ts.is_some_and(|d| ts <= d)
         || col.deleted.contains(&ts)
@@ -209,48 +222,22 @@ fn classify_put(
     col.last_put_ts = Some(ts);
     let version = col.versions_seen;
     col.versions_seen += 1;
-    if version >= family.max_versions {
-        return None;
-    }
-    if expired(family, now_ms, ts) && version >= family.min_versions {
-        return None;
-    }
     Some(version)
 }
 
-fn expired(family: &FamilyOptions, now_ms: u64, ts: u64) -> bool {
-    match family.ttl_seconds {
-        Some(ttl) => ts < now_ms.saturating_sub(ttl.saturating_mul(1000)),
-        None => false,
-    }
-}
-
-/// Decides, entry by entry in key order, what a major compaction keeps: exactly the
-/// puts a reader could still see (rules 2-4 with every entry visible). Markers, hidden,
-/// surplus and expired cells are dropped, so reads give the same answers afterwards.
-pub(crate) struct RetentionFilter<'a> {
-    family: &'a FamilyOptions,
-    now_ms: u64,
+/// Follows a store's entries in key order for the compaction and flush filters: resets
+/// the row's and the column's marker state at their boundaries and records each marker.
+#[derive(Default)]
+struct MarkerWalk {
     row: Vec<u8>,
     column: Vec<u8>,
     family_delete_ts: Option<u64>,
     col: ColumnState,
 }
 
-impl<'a> RetentionFilter<'a> {
-    pub(crate) fn new(family: &'a FamilyOptions, now_ms: u64) -> Self {
-        RetentionFilter {
-            family,
-            now_ms,
-            row: Vec::new(),
-            column: Vec::new(),
-            family_delete_ts: None,
-            col: ColumnState::default(),
-        }
-    }
-
-    /// True if the entry with this encoded key survives a major compaction.
-    pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
+impl MarkerWalk {
+    /// Takes the next entry: `Ok(None)` for a marker (recorded), `Ok(Some(ts))` for a put.
+    fn step(&mut self, key: &[u8]) -> Result<Option<u64>> {
         let row = key::row_part(key).ok_or_else(|| corrupt("bad row"))?;
         if row != self.row.as_slice() {
             self.row.clear();
@@ -271,18 +258,44 @@ impl<'a> RetentionFilter<'a> {
                 self.col.delete_column_ts = self.col.delete_column_ts.max(Some(ts))
             }
             CellType::Delete => self.col.deleted.push(ts),
-            CellType::Put => {
-                return Ok(classify_put(
-                    ts,
-                    &mut self.col,
-                    self.family_delete_ts,
-                    self.family,
-                    self.now_ms,
-                )
-                .is_some());
-            }
+            CellType::Put => return Ok(Some(ts)),
         }
-        Ok(false)
+        Ok(None)
+    }
+}
+
+fn expired(family: &FamilyOptions, now_ms: u64, ts: u64) -> bool {
+    match family.ttl_seconds {
+        Some(ttl) => ts < now_ms.saturating_sub(ttl.saturating_mul(1000)),
+        None => false,
+    }
+}
+
+/// Decides, entry by entry in key order, what a major compaction keeps: exactly the
+/// puts a reader could still see (rules 2-4 with every entry visible). Markers, hidden,
+/// surplus and expired cells are dropped, so reads give the same answers afterwards.
+pub(crate) struct RetentionFilter<'a> {
+    family: &'a FamilyOptions,
+    now_ms: u64,
+    walk: MarkerWalk,
+}
+
+impl<'a> RetentionFilter<'a> {
+    pub(crate) fn new(family: &'a FamilyOptions, now_ms: u64) -> Self {
+        RetentionFilter {
+            family,
+            now_ms,
+            walk: MarkerWalk::default(),
+        }
+    }
+
+    /// True if the entry with this encoded key survives a major compaction.
+    pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
+        let Some(ts) = self.walk.step(key)? else {
+            return Ok(false);
+        };
+        let w = &mut self.walk;
+        Ok(classify_put(ts, &mut w.col, w.family_delete_ts, self.family, self.now_ms).is_some())
     }
 }
 
@@ -299,10 +312,7 @@ impl<'a> RetentionFilter<'a> {
 pub(crate) struct FlushFilter<'a> {
     family: &'a FamilyOptions,
     count_versions: bool,
-    row: Vec<u8>,
-    column: Vec<u8>,
-    family_delete_ts: Option<u64>,
-    col: ColumnState,
+    walk: MarkerWalk,
 }
 
 impl<'a> FlushFilter<'a> {
@@ -310,51 +320,20 @@ impl<'a> FlushFilter<'a> {
         FlushFilter {
             family,
             count_versions,
-            row: Vec::new(),
-            column: Vec::new(),
-            family_delete_ts: None,
-            col: ColumnState::default(),
+            walk: MarkerWalk::default(),
         }
     }
 
     /// True if the entry with this encoded key goes into the flushed file.
     pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
-        let row = key::row_part(key).ok_or_else(|| corrupt("bad row"))?;
-        if row != self.row.as_slice() {
-            self.row.clear();
-            self.row.extend_from_slice(row);
-            self.family_delete_ts = None;
-            self.column.clear();
-        }
-        let column = key::column_part(key).ok_or_else(|| corrupt("bad column"))?;
-        if column != self.column.as_slice() {
-            self.column.clear();
-            self.column.extend_from_slice(column);
-            self.col = ColumnState::default();
-        }
-        let (ts, kind, _seq) = key::parse_trailer(key).ok_or_else(|| corrupt("bad key trailer"))?;
-        match kind {
-            CellType::DeleteFamily => self.family_delete_ts = self.family_delete_ts.max(Some(ts)),
-            CellType::DeleteColumn => {
-                self.col.delete_column_ts = self.col.delete_column_ts.max(Some(ts))
-            }
-            CellType::Delete => self.col.deleted.push(ts),
-            CellType::Put => {
-                let col = &mut self.col;
-                if self.family_delete_ts.is_some_and(|d| ts <= d)
-                    || col.delete_column_ts.is_some_and(|d| ts <= d)
-                    || col.deleted.contains(&ts)
-                    || col.last_put_ts == Some(ts)
-                {
-                    return Ok(false);
-                }
-                col.last_put_ts = Some(ts);
-                let version = col.versions_seen;
-                col.versions_seen += 1;
-                return Ok(!self.count_versions || version < self.family.max_versions);
-            }
-        }
-        Ok(true)
+        let Some(ts) = self.walk.step(key)? else {
+            return Ok(true);
+        };
+        let w = &mut self.walk;
+        Ok(match number_put(ts, &mut w.col, w.family_delete_ts) {
+            None => false,
+            Some(version) => !self.count_versions || version < self.family.max_versions,
+        })
     }
 }
 

@@ -88,14 +88,7 @@ fn put_get_across_flush_and_reopen() {
 #[test]
 fn versions_and_time_range() {
     let (_fx, region) = fixture();
-    for ts in 1..=5u64 {
-        region
-            .mutate(
-                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
-                None,
-            )
-            .unwrap();
-    }
+    put_versions(&region, "r", "a", "q", 1..=5);
     let r = region.get(&Get::new("r").versions(10)).unwrap().unwrap();
     let ts: Vec<u64> = r.cells.iter().map(|c| c.timestamp).collect();
     assert_eq!(ts, vec![5, 4, 3], "family keeps 3 versions");
@@ -758,6 +751,23 @@ fn timestamps(region: &Region, row: &str) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+fn put_versions(
+    region: &Region,
+    row: &str,
+    fam: &'static str,
+    q: &'static str,
+    tss: impl IntoIterator<Item = u64>,
+) {
+    for ts in tss {
+        region
+            .mutate(
+                &RowMutation::new(row.to_owned()).put_at(fam, q, ts, format!("v{ts}")),
+                None,
+            )
+            .unwrap();
+    }
+}
+
 fn delete_version(row: &str, fam: &str, q: &str, ts: u64) -> RowMutation {
     RowMutation::new(row.to_owned()).push(Mutation::Delete {
         family: Bytes::copy_from_slice(fam.as_bytes()),
@@ -771,14 +781,7 @@ fn a_flush_writes_only_what_readers_can_see() {
     let (fx, region) = fixture();
     // Family `a` keeps 3 versions: ten versions of one column, two writes at ts 10,
     // and ts 9 deleted by a marker in the same memstore.
-    for ts in 1..=10u64 {
-        region
-            .mutate(
-                &RowMutation::new("hot").put_at("a", "q", ts, format!("v{ts}")),
-                None,
-            )
-            .unwrap();
-    }
+    put_versions(&region, "hot", "a", "q", 1..=10);
     region
         .mutate(&RowMutation::new("hot").put_at("a", "q", 10, "v10b"), None)
         .unwrap();
@@ -809,14 +812,7 @@ fn a_marker_in_another_file_keeps_every_version_of_a_flush() {
         .mutate(&delete_version("r", "a", "q", 10), None)
         .unwrap();
     region.flush().unwrap();
-    for ts in [7u64, 8, 9, 10] {
-        region
-            .mutate(
-                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
-                None,
-            )
-            .unwrap();
-    }
+    put_versions(&region, "r", "a", "q", [7, 8, 9, 10]);
     assert_eq!(timestamps(&region, "r"), vec![9, 8, 7]);
     region.flush().unwrap();
     // Counting versions within the memstore alone would drop ts 7 (three newer puts).
@@ -835,11 +831,7 @@ fn without_drop_hidden_versions_a_flush_keeps_every_entry() {
             RegionDescriptor::whole_table("t", "r1", families()),
         )
         .unwrap();
-    for ts in 1..=10u64 {
-        region
-            .mutate(&RowMutation::new("hot").put_at("a", "q", ts, "v"), None)
-            .unwrap();
-    }
+    put_versions(&region, "hot", "a", "q", 1..=10);
     region.flush().unwrap();
     assert_eq!(region.status().store_file_entries, 10);
     assert_eq!(timestamps(&region, "hot"), vec![10, 9, 8]);
@@ -848,14 +840,7 @@ fn without_drop_hidden_versions_a_flush_keeps_every_entry() {
 #[test]
 fn a_version_left_out_by_a_flush_stays_gone_after_a_newer_one_is_deleted() {
     let (_fx, region) = fixture();
-    for ts in 1..=5u64 {
-        region
-            .mutate(
-                &RowMutation::new("r").put_at("a", "q", ts, format!("v{ts}")),
-                None,
-            )
-            .unwrap();
-    }
+    put_versions(&region, "r", "a", "q", 1..=5);
     // Family `a` keeps 3 versions: the flush leaves out ts 1 and 2.
     region.flush().unwrap();
     assert_eq!(timestamps(&region, "r"), vec![5, 4, 3]);
