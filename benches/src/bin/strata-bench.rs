@@ -158,6 +158,13 @@ struct Compare {
     /// longer than the unpaced one).
     #[arg(long, default_value_t = 200_000)]
     paced_ops: u64,
+    /// Runs of each workload and thread count per store, Strata and Redis taking turns
+    /// (Strata first in odd rounds, Redis first in even ones), so that a slow spell of a
+    /// shared machine falls on both alike. Round 1 is labelled with the workload's name,
+    /// later ones `name#2`, `name#3`...; the targets are judged on the median of the
+    /// rounds' ratios. Paced runs follow the last round.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     #[command(flatten)]
     common: Common,
 }
@@ -452,6 +459,9 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
     if c.workloads.is_empty() || c.threads.is_empty() {
         bail!("give at least one workload and one thread count");
     }
+    if !(1..=MAX_ROUNDS).contains(&c.rounds) {
+        bail!("--rounds must be 1..={MAX_ROUNDS}, got {}", c.rounds);
+    }
     let mut threads = Vec::new();
     for t in &c.threads {
         let (n, ops) = split_count(t)?;
@@ -541,42 +551,51 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
                 .unwrap_or(base);
             props.set("operationcount", &ops.to_string());
             let mut pair = Vec::new();
-            let w = Arc::new(CoreWorkload::new(&props)?);
-            pair.push(
-                phase(
-                    &strata,
-                    &w,
-                    Phase::Run,
-                    &props,
-                    name,
-                    common,
-                    t,
-                    None,
-                    engine,
-                    strata_cpu,
-                )
-                .await?,
-            );
-            let w = Arc::new(CoreWorkload::new(&props)?);
-            pair.push(
-                phase(
-                    &redis,
-                    &w,
-                    Phase::Run,
-                    &props,
-                    name,
-                    common,
-                    t,
-                    None,
-                    None,
-                    redis_cpu,
-                )
-                .await?,
-            );
+            for round in 1..=c.rounds {
+                let label = round_label(name, round);
+                let mut two = Vec::new();
+                for redis_turn in [round % 2 == 0, round % 2 == 1] {
+                    let w = Arc::new(CoreWorkload::new(&props)?);
+                    let report = if redis_turn {
+                        phase(
+                            &redis,
+                            &w,
+                            Phase::Run,
+                            &props,
+                            &label,
+                            common,
+                            t,
+                            None,
+                            None,
+                            redis_cpu,
+                        )
+                        .await?
+                    } else {
+                        phase(
+                            &strata,
+                            &w,
+                            Phase::Run,
+                            &props,
+                            &label,
+                            common,
+                            t,
+                            None,
+                            engine,
+                            strata_cpu,
+                        )
+                        .await?
+                    };
+                    two.push((redis_turn, report));
+                }
+                // Strata's report first, whichever ran first.
+                two.sort_by_key(|(redis_turn, _)| *redis_turn);
+                pair.extend(two.into_iter().map(|(_, r)| r));
+            }
             let paced_here =
                 c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
             if let (Some(f), true) = (c.paced, t == max_threads && paced_here) {
-                let peaks: Vec<f64> = pair.iter().map(|r| r.throughput_ops_per_sec * f).collect();
+                let last = &pair[pair.len() - 2..];
+                let peaks: Vec<f64> = last.iter().map(|r| r.throughput_ops_per_sec * f).collect();
                 let mut props = props.clone();
                 props.set("operationcount", &ops.min(c.paced_ops).to_string());
                 let w = Arc::new(CoreWorkload::new(&props)?);
@@ -628,37 +647,92 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
         e.stop()?;
     }
     println!("{}", comparison(&reports, "strata", "redis"));
-    println!("{}", targets(&reports, max_threads));
+    println!("{}", targets(&reports, max_threads, c.rounds));
     let mut common = common.clone();
     common.svg = None;
     write_outputs(&common, &reports, "compare")
 }
 
-/// The targets, as measured.
-fn targets(reports: &[Report], threads: usize) -> String {
+/// Rounds of one comparison at most (each is a full run per store).
+const MAX_ROUNDS: usize = 20;
+
+/// The label of a workload's run in `round` (1-based): the name, then `name#2`, ...
+fn round_label(name: &str, round: usize) -> String {
+    if round == 1 {
+        name.to_string()
+    } else {
+        format!("{name}#{round}")
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+/// The targets, as measured; over several rounds, on the median of the rounds'
+/// ratios (each round's ratio is between two runs next to each other in time).
+fn targets(reports: &[Report], threads: usize, rounds: usize) -> String {
     let find = |store: &str, w: &str, t: usize| {
         reports
             .iter()
             .find(|r| r.store == store && r.workload == w && r.threads == t && r.phase == "run")
     };
     let mut out = String::from("Targets:\n");
-    if let (Some(s), Some(r)) = (find("strata", "c", threads), find("redis", "c", threads)) {
-        let tput = s.throughput_ops_per_sec / r.throughput_ops_per_sec.max(1e-9);
-        let p99 = s.overall.p99_us as f64 / (r.overall.p99_us as f64).max(1.0);
+    let (mut tputs, mut p99s) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let label = round_label("c", round);
+        if let (Some(s), Some(r)) = (
+            find("strata", &label, threads),
+            find("redis", &label, threads),
+        ) {
+            tputs.push(s.throughput_ops_per_sec / r.throughput_ops_per_sec.max(1e-9));
+            p99s.push(s.overall.p99_us as f64 / (r.overall.p99_us as f64).max(1.0));
+        }
+    }
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let (tput_rounds, p99_rounds) = (list(&tputs), list(&p99s));
+    if let (Some(tput), Some(p99)) = (median(&mut tputs), median(&mut p99s)) {
+        let over = if rounds > 1 {
+            format!(" (median of rounds {tput_rounds})")
+        } else {
+            String::new()
+        };
+        let over_p99 = if rounds > 1 {
+            format!(" (median of rounds {p99_rounds})")
+        } else {
+            String::new()
+        };
         out += &format!(
-            "- C at {threads} in flight: throughput {tput:.2}x Redis (target >= 0.7) {}; p99 {p99:.2}x Redis (target <= 1.5) {}\n",
+            "- C at {threads} in flight: throughput {tput:.2}x Redis{over} (target >= 0.7) {}; p99 {p99:.2}x Redis{over_p99} (target <= 1.5) {}\n",
             verdict(tput >= 0.7),
             verdict(p99 <= 1.5)
         );
     }
-    for r in reports
-        .iter()
-        .filter(|r| r.store == "strata" && r.workload == "a" && r.phase == "run")
-    {
+    for r in reports.iter().filter(|r| {
+        r.store == "strata"
+            && (r.workload == "a" || r.workload.starts_with("a#"))
+            && r.phase == "run"
+    }) {
         if let (Some(u), Some(rd)) = (r.op("UPDATE"), r.op("READ")) {
             let ratio = u.p99_us as f64 / (rd.p99_us as f64).max(1.0);
             out += &format!(
-                "- A at {} in flight: update p99 {} µs = {ratio:.2}x read p99 {} µs (target <= 2) {}\n",
+                "- {} at {} in flight: update p99 {} µs = {ratio:.2}x read p99 {} µs (target <= 2) {}\n",
+                r.workload.to_uppercase(),
                 r.threads,
                 u.p99_us,
                 rd.p99_us,
@@ -747,4 +821,24 @@ fn write_outputs(common: &Common, reports: &[Report], title: &str) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_after_the_first_are_numbered() {
+        assert_eq!(round_label("c", 1), "c");
+        assert_eq!(round_label("c", 2), "c#2");
+        assert_eq!(round_label("e", 12), "e#12");
+    }
+
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_two_middle_ones() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [0.9]), Some(0.9));
+        assert_eq!(median(&mut [0.9, 0.5, 0.7]), Some(0.7));
+        assert_eq!(median(&mut [0.8, 0.4, 0.6, 1.0]), Some(0.7));
+    }
 }
