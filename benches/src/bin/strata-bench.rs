@@ -12,7 +12,8 @@
 //! first, as the server is new. `--store redis` benchmarks Redis instead (`--embedded`:
 //! a `redis-server` started here; or `--redis-url`). `compare` loads both stores once and
 //! runs each workload at each thread count against Strata, then Redis, and prints both
-//! and the ratios. See `docs/benchmarks.md`.
+//! and the ratios; `--rounds N` repeats each pair N times, the two stores taking turns,
+//! and judges the targets on the median ratio. See `docs/benchmarks.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
