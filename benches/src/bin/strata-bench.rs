@@ -554,43 +554,48 @@ async fn compare(c: Compare) -> anyhow::Result<()> {
             let mut pair = Vec::new();
             for round in 1..=c.rounds {
                 let label = round_label(name, round);
-                let mut two = Vec::new();
-                for redis_turn in [round % 2 == 0, round % 2 == 1] {
-                    let w = Arc::new(CoreWorkload::new(&props)?);
-                    let report = if redis_turn {
-                        phase(
-                            &redis,
-                            &w,
-                            Phase::Run,
-                            &props,
-                            &label,
-                            common,
-                            t,
-                            None,
-                            None,
-                            redis_cpu,
-                        )
-                        .await?
-                    } else {
-                        phase(
-                            &strata,
-                            &w,
-                            Phase::Run,
-                            &props,
-                            &label,
-                            common,
-                            t,
-                            None,
-                            engine,
-                            strata_cpu,
-                        )
-                        .await?
-                    };
-                    two.push((redis_turn, report));
-                }
-                // Strata's report first, whichever ran first.
-                two.sort_by_key(|(redis_turn, _)| *redis_turn);
-                pair.extend(two.into_iter().map(|(_, r)| r));
+                let (w_strata, w_redis) = (
+                    Arc::new(CoreWorkload::new(&props)?),
+                    Arc::new(CoreWorkload::new(&props)?),
+                );
+                let run_strata = || {
+                    phase(
+                        &strata,
+                        &w_strata,
+                        Phase::Run,
+                        &props,
+                        &label,
+                        common,
+                        t,
+                        None,
+                        engine,
+                        strata_cpu,
+                    )
+                };
+                let run_redis = || {
+                    phase(
+                        &redis,
+                        &w_redis,
+                        Phase::Run,
+                        &props,
+                        &label,
+                        common,
+                        t,
+                        None,
+                        None,
+                        redis_cpu,
+                    )
+                };
+                // Strata first in odd rounds, Redis first in even ones; Strata's report
+                // is listed first either way.
+                let (s, r) = if round % 2 == 1 {
+                    let s = run_strata().await?;
+                    (s, run_redis().await?)
+                } else {
+                    let r = run_redis().await?;
+                    (run_strata().await?, r)
+                };
+                pair.extend([s, r]);
             }
             let paced_here =
                 c.paced_workloads.is_empty() || c.paced_workloads.iter().any(|p| p == name);
