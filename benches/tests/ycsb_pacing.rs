@@ -89,4 +89,47 @@ async fn latency_counts_the_queueing_behind_a_stall() {
     );
     let read = r.summary.ops.iter().find(|o| o.name == "READ").unwrap();
     assert!(read.p50_us >= 1, "{read:?}");
+
+    // The split of each transaction's latency: the ones queued behind the stall waited
+    // before a worker took them (start delay); the stalled one waited in the store
+    // (service time). Each part is at most the whole, at every percentile.
+    let delay = r
+        .summary
+        .start_delay
+        .as_ref()
+        .expect("paced runs report the start delay");
+    let service = r
+        .summary
+        .service
+        .as_ref()
+        .expect("paced runs report the service time");
+    assert_eq!(delay.operations, 300);
+    assert_eq!(service.operations, 300);
+    // Operation 1, intended at 1 ms, could not be taken before the stall ended (>= 100 ms).
+    assert!(delay.max_us >= 90_000, "{delay:?}");
+    assert!(service.max_us >= 100_000, "{service:?}");
+    let all = &r.summary.overall;
+    for (part, whole) in [
+        (delay.p50_us, all.p50_us),
+        (delay.p99_us, all.p99_us),
+        (delay.max_us, all.max_us),
+        (service.p50_us, all.p50_us),
+        (service.p99_us, all.p99_us),
+        (service.max_us, all.max_us),
+    ] {
+        assert!(
+            part <= whole,
+            "{part} > {whole}: {delay:?} {service:?} {all:?}"
+        );
+    }
+
+    // A closed-loop run has no schedule, so no split.
+    let closed = RunOptions {
+        threads: 1,
+        ..RunOptions::default()
+    };
+    let r = execute(&store, workload(100, 50), Phase::Run, &closed)
+        .await
+        .unwrap();
+    assert!(r.summary.start_delay.is_none() && r.summary.service.is_none());
 }

@@ -750,8 +750,15 @@ fn targets(reports: &[Report], threads: usize, rounds: usize) -> String {
         .iter()
         .filter(|r| r.target_ops_per_sec.is_some() && r.phase == "run")
     {
+        let split = match (&r.start_delay, &r.service) {
+            (Some(d), Some(s)) => format!(
+                " [of which start delay p99 {} µs; service time p99 {} µs]",
+                d.p99_us, s.p99_us
+            ),
+            _ => String::new(),
+        };
         out += &format!(
-            "- {} {} paced at {:.0} ops/s: achieved {:.0} ops/s, p99 {} µs (strata target < 1000) {}\n",
+            "- {} {} paced at {:.0} ops/s: achieved {:.0} ops/s, p99 {} µs from intended start (strata target < 1000) {}{split}\n",
             r.store,
             r.workload,
             r.target_ops_per_sec.unwrap_or(0.0),

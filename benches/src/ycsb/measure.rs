@@ -80,6 +80,8 @@ pub struct Measurements {
     ops: [Mutex<OpStats>; 6],
     overall: Mutex<Histogram<u64>>,
     interval: Mutex<Histogram<u64>>,
+    start_delay: Mutex<Histogram<u64>>,
+    service: Mutex<Histogram<u64>>,
     transactions: [AtomicU64; 6],
     done: AtomicU64,
     scan_requested: AtomicU64,
@@ -107,6 +109,8 @@ impl Measurements {
             ops: [stats(), stats(), stats(), stats(), stats(), stats()],
             overall: Mutex::new(histogram()),
             interval: Mutex::new(histogram()),
+            start_delay: Mutex::new(histogram()),
+            service: Mutex::new(histogram()),
             transactions: Default::default(),
             done: AtomicU64::new(0),
             scan_requested: AtomicU64::new(0),
@@ -132,7 +136,17 @@ impl Measurements {
     }
 
     /// Records one whole transaction (the `[OVERALL]` line) of `kind`, from `intended`.
-    pub fn record_transaction(&self, kind: OpKind, intended: Instant) {
+    /// A paced transaction also gives `dispatched`, when a worker took it from the
+    /// pacer: its start delay (`intended` to `dispatched`) and its service time
+    /// (`dispatched` to now) are recorded apart.
+    pub fn record_transaction(&self, kind: OpKind, intended: Instant, dispatched: Option<Instant>) {
+        if let Some(d) = dispatched {
+            let delay = d.saturating_duration_since(intended).as_micros();
+            self.start_delay
+                .lock()
+                .saturating_record(u64::try_from(delay).unwrap_or(u64::MAX).max(1));
+            self.service.lock().saturating_record(elapsed_us(d));
+        }
         let us = elapsed_us(intended);
         self.overall.lock().saturating_record(us);
         self.interval.lock().saturating_record(us);
@@ -182,7 +196,14 @@ impl Measurements {
             })
             .collect();
         let overall_hist = self.overall.lock().clone();
+        let paced = |name: &str, h: &Mutex<Histogram<u64>>| {
+            let h = h.lock();
+            (!h.is_empty())
+                .then(|| OpSummary::from_hist(name, &h, &BTreeMap::new(), &BTreeMap::new()))
+        };
         Summary {
+            start_delay: paced("START-DELAY", &self.start_delay),
+            service: paced("SERVICE", &self.service),
             overall: OpSummary::from_hist(
                 "OVERALL",
                 &overall_hist,
@@ -295,4 +316,8 @@ pub struct Summary {
     pub scan_rows_returned: u64,
     /// Scans that returned fewer rows than asked (end of the key space).
     pub scans_short: u64,
+    /// Paced runs: from each transaction's intended start to its dispatch to a worker.
+    pub start_delay: Option<OpSummary>,
+    /// Paced runs: from each transaction's dispatch to its end.
+    pub service: Option<OpSummary>,
 }

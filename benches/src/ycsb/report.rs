@@ -51,6 +51,14 @@ pub struct Report {
     /// The embedded Strata server's engine counters over the phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineFigures>,
+    /// Paced runs: per transaction, from its intended start to the moment a worker took
+    /// it (the load generator's share of the latency, or every worker busy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_delay: Option<OpSummary>,
+    /// Paced runs: per transaction, from the moment a worker took it to its end (YCSB's
+    /// plain `[READ]` figures under `measurement.interval=both`, beside the intended ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<OpSummary>,
 }
 
 /// CPU time per transaction over a phase, µs: the load generator's threads (client
@@ -133,6 +141,8 @@ impl Report {
             properties,
             cpu: None,
             engine: None,
+            start_delay: s.start_delay.clone(),
+            service: s.service.clone(),
         }
     }
 
@@ -179,6 +189,21 @@ impl Report {
         for op in &self.ops {
             for (code, msg) in &op.first_errors {
                 let _ = writeln!(out, "# first {} error {code}: {msg}", op.name);
+            }
+        }
+        for (what, d) in [
+            (
+                "start delay (intended start to dispatch: the load generator's share)",
+                &self.start_delay,
+            ),
+            ("service time (dispatch to end)", &self.service),
+        ] {
+            if let Some(d) = d {
+                let _ = writeln!(
+                    out,
+                    "# paced {what}, µs: p50 {} p99 {} p99.9 {} max {}",
+                    d.p50_us, d.p99_us, d.p999_us, d.max_us
+                );
             }
         }
         if let Some(c) = &self.cpu {

@@ -10,7 +10,10 @@
 //! bounded queue. Each transaction's latency is measured from that intended time, so when
 //! the store stalls, the transactions queued behind it carry the wait: coordinated
 //! omission does not hide the tail. When every worker is busy and the queue is full the
-//! pacer waits too, but the schedule it hands out does not move.
+//! pacer waits too, but the schedule it hands out does not move. Paced runs also split
+//! each transaction's latency in two, as YCSB's `measurement.interval=both` does: the
+//! start delay (intended start to the moment a worker took it: the load generator's
+//! share, or every worker busy) and the service time (from then to the end).
 //!
 //! A phase ends after its operation count (load: `insertcount`; run: `operationcount`) or
 //! its maximum execution time, whichever comes first. A ticker samples progress every
@@ -178,9 +181,10 @@ pub async fn execute<S: Store>(
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng::new(seed);
             loop {
-                let intended = match &schedule {
+                // Paced: the intended start, and when this worker took it.
+                let (intended, dispatched) = match &schedule {
                     Some(rx) => match rx.lock().await.recv().await {
-                        Some(at) => at,
+                        Some(at) => (at, Some(Instant::now())),
                         None => break,
                     },
                     None => {
@@ -190,7 +194,7 @@ pub async fn execute<S: Store>(
                         {
                             break;
                         }
-                        Instant::now()
+                        (Instant::now(), None)
                     }
                 };
                 let kind = match phase {
@@ -200,7 +204,7 @@ pub async fn execute<S: Store>(
                     }
                     Phase::Run => w.do_transaction(&worker, &mut rng, &m, intended).await?.0,
                 };
-                m.record_transaction(kind, intended);
+                m.record_transaction(kind, intended, dispatched);
             }
             anyhow::Ok(Instant::now())
         }));
