@@ -102,7 +102,10 @@ impl SsTableIter {
 
     fn seek_inner(&mut self, target: &[u8]) -> Result<()> {
         let idx = self.table.find_block(target);
-        if self.load(idx)?
+        // A seek into the block already held (a read skipping a column's versions, or
+        // moving to the next selected column) needs no cache lookup.
+        let held = idx == self.block_idx && self.block.is_some();
+        if (held || self.load(idx)?)
             && let Some(b) = &mut self.block
             && let Err(e) = b.seek(target)
         {

@@ -387,6 +387,46 @@ fn cache_fill_and_read_counters() {
 }
 
 #[test]
+fn a_seek_within_the_held_block_needs_no_cache_lookup() {
+    let entries = sample_entries(200);
+    let (_dir, path) = tmp();
+    write(&path, &entries, opts(512, Compression::Lz4, BloomType::Row));
+    let cache = BlockCache::new(1 << 20);
+    let t = SsTable::open(&path, cache.clone(), Arc::new(Stats::default())).unwrap();
+    let lookups = || cache.stats().hits + cache.stats().misses;
+    let first_block_last = t.index()[0].last_key.clone();
+    let in_first: Vec<&Vec<u8>> = entries
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| **k <= first_block_last)
+        .collect();
+    assert!(in_first.len() >= 3, "the first block holds several entries");
+
+    let mut it = t.iter(true);
+    it.seek(in_first[0]).unwrap();
+    let after_load = lookups();
+    // Forward, backward and onto the block's last key: all in the held block.
+    for k in [in_first[2], in_first[1], &first_block_last, in_first[0]] {
+        it.seek(k).unwrap();
+        assert_eq!(it.key(), k.as_slice());
+    }
+    assert_eq!(lookups(), after_load, "seeks inside the held block");
+    // Past the block's last key: the next block is looked up, and positions agree with
+    // a fresh iterator's.
+    let mut after = first_block_last.clone();
+    after.push(0);
+    it.seek(&after).unwrap();
+    assert_eq!(lookups(), after_load + 1);
+    let mut fresh = t.iter(true);
+    fresh.seek(&after).unwrap();
+    assert_eq!(it.key(), fresh.key());
+    // Back into the first block: looked up again (the fresh iterator's seek was one).
+    it.seek(in_first[1]).unwrap();
+    assert_eq!(it.key(), in_first[1].as_slice());
+    assert_eq!(lookups(), after_load + 3);
+}
+
+#[test]
 fn builder_rejects_misuse() {
     let (dir, path) = tmp();
     let k1 = encode_key(b"a", b"q", 1, CellType::Put, 1);
