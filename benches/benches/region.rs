@@ -1,7 +1,8 @@
 //! Region micro-benchmarks through the public API: a put with `Durability::Skip` (row
 //! lock, sequence id, memstore insert, MVCC publish), and gets of a 100k-row region
-//! served from its memstore, from one flushed SSTable (block cache warm), and of absent
-//! rows (bloom filter).
+//! served from its memstore, from one flushed SSTable (block cache warm), of absent
+//! rows (bloom filter), and of a hot row with hundreds of versions per column in the
+//! memstore.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -107,12 +108,45 @@ fn gets(c: &mut Criterion) {
     g.finish();
 }
 
+/// Columns of the hot row, and versions of each left in the memstore by updates.
+const HOT_COLUMNS: u64 = 10;
+const HOT_VERSIONS: u64 = 300;
+
+/// A get of a row whose ten columns were each updated 300 times since the last flush
+/// (YCSB A's zipfian hot rows): the read returns one version per column and steps over
+/// or seeks past the rest, in the memstore, with the row's flushed copy underneath.
+fn hot_row_get(c: &mut Criterion) {
+    let dir = scratch_dir();
+    let (_engine, region) = filled(dir.path(), "hot", true);
+    let hot = row(ROWS / 2);
+    let mut vals = values();
+    for _ in 0..HOT_VERSIONS {
+        for q in 0..HOT_COLUMNS {
+            let m = RowMutation::new(hot.clone()).put(
+                Bytes::from_static(b"f"),
+                Bytes::from(format!("field{q}")),
+                Bytes::copy_from_slice(vals.next_value()),
+            );
+            region.mutate(&m, None).expect("update");
+        }
+    }
+    let get = Get::new(hot);
+    let n = region.get(&get).expect("get").map_or(0, |r| r.cells.len());
+    assert_eq!(n as u64, HOT_COLUMNS + 1, "one version per column");
+    let mut g = c.benchmark_group("region");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("get_hot_row_300_versions", |b| {
+        b.iter(|| black_box(region.get(&get).expect("get")))
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = puts, gets
+    targets = puts, gets, hot_row_get
 }
 criterion_main!(benches);

@@ -89,6 +89,10 @@ pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
     col_key.clear();
     let mut col = ColumnState::default();
     let mut col_selected = false;
+    // Set once a column of this row needed a seek to get past its versions: the row is
+    // a hot one (many versions per column in a memstore), so later columns seek after
+    // one step instead of stepping over several first.
+    let mut hot_row = false;
     while iter.valid() {
         let k = iter.key();
         // `row_part` ends with the row terminator, so a prefix match is an exact row match.
@@ -146,7 +150,8 @@ pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
                     // empty qualifier's column, whose older DeleteFamily markers hide
                     // cells of the other columns.
                     if col.returned >= max_versions && !qualifier.is_empty() {
-                        skip_rest_of_column(iter, col_key)?;
+                        let steps = if hot_row { 1 } else { MAX_SEQUENTIAL_SKIPS };
+                        hot_row |= skip_rest_of_column(iter, col_key, steps)?;
                         continue;
                     }
                 }
@@ -162,15 +167,21 @@ pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
 const MAX_SEQUENTIAL_SKIPS: usize = 8;
 
 /// Moves the iterator, positioned at an entry of `column` (a [`key::column_part`]), to
-/// the first entry past that column.
-fn skip_rest_of_column<I: InternalIterator + ?Sized>(iter: &mut I, column: &[u8]) -> Result<()> {
-    for _ in 0..MAX_SEQUENTIAL_SKIPS {
+/// the first entry past that column: up to `steps` entries one by one, then a seek.
+/// Returns true if it seeked.
+fn skip_rest_of_column<I: InternalIterator + ?Sized>(
+    iter: &mut I,
+    column: &[u8],
+    steps: usize,
+) -> Result<bool> {
+    for _ in 0..steps {
         iter.next()?;
         if !iter.valid() || key::column_part(iter.key()) != Some(column) {
-            return Ok(());
+            return Ok(false);
         }
     }
-    iter.seek(&key::column_end_key(column))
+    iter.seek(&key::column_end_key(column))?;
+    Ok(true)
 }
 
 /// Applies rules 2-5 to a put at `ts`; returns `Some(ts)` if the reader gets it.

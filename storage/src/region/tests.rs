@@ -106,6 +106,104 @@ fn versions_and_time_range() {
     assert_eq!(val(&region, "r", "a", "q").as_deref(), Some("again"));
 }
 
+/// (qualifier, timestamps) of family `a` in a row, in order.
+fn columns_of(row: &crate::query::Row) -> Vec<(String, Vec<u64>)> {
+    let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+    for c in row.cells.iter().filter(|c| &c.family[..] == b"a") {
+        let q = String::from_utf8(c.qualifier.to_vec()).unwrap();
+        match out.last_mut() {
+            Some((last, ts)) if *last == q => ts.push(c.timestamp),
+            _ => out.push((q, vec![c.timestamp])),
+        }
+    }
+    out
+}
+
+#[test]
+fn hot_rows_with_many_versions_per_column_read_like_any_other() {
+    // Many versions per column in the memstore make a read seek past each column's
+    // rest (after the first such column, at once); the cells returned must not change:
+    // the newest three (family `a` keeps 3) of every column, version deletes and
+    // column deletes applied, the rows around untouched.
+    let (_fx, region) = fixture();
+    put_versions(&region, "cold0", "a", "q0", [7]);
+    for ts in 1..=40 {
+        for q in ["q0", "q1", "q2", "q3", "q4", "q5"] {
+            region
+                .mutate(
+                    &RowMutation::new("hot").put_at("a", q, ts, format!("{q}-{ts}")),
+                    None,
+                )
+                .unwrap();
+        }
+    }
+    put_versions(&region, "hot", "a", "q6", [5]);
+    put_versions(&region, "hot1", "a", "q0", [9]);
+    let del = |op| {
+        region
+            .mutate(&RowMutation::new("hot").push(op), None)
+            .unwrap()
+    };
+    del(Mutation::Delete {
+        family: "a".into(),
+        qualifier: "q2".into(),
+        timestamp: Some(40),
+    });
+    del(Mutation::DeleteColumn {
+        family: "a".into(),
+        qualifier: "q3".into(),
+        timestamp: Some(39),
+    });
+    let expected = |newest: u64| {
+        let top = vec![newest, newest - 1, newest - 2];
+        vec![
+            ("q0".to_string(), top.clone()),
+            ("q1".to_string(), top.clone()),
+            ("q2".to_string(), vec![39, 38, 37]),
+            ("q3".to_string(), vec![newest]),
+            ("q4".to_string(), top.clone()),
+            ("q5".to_string(), top),
+            ("q6".to_string(), vec![5]),
+        ]
+    };
+    let check = |newest: u64, when: &str| {
+        let r = region.get(&Get::new("hot").versions(10)).unwrap().unwrap();
+        assert_eq!(columns_of(&r), expected(newest), "get, {when}");
+        let one = region.get(&Get::new("hot")).unwrap().unwrap();
+        let latest: Vec<u64> = columns_of(&one).iter().map(|(_, ts)| ts[0]).collect();
+        assert_eq!(
+            latest,
+            vec![newest, newest, 39, newest, newest, newest, 5],
+            "{when}"
+        );
+        let rows = region.scan_all(&Scan::new().versions(10)).unwrap();
+        let names: Vec<&[u8]> = rows.iter().map(|r| &r.row[..]).collect();
+        assert_eq!(names, vec![&b"cold0"[..], b"hot", b"hot1"], "scan, {when}");
+        assert_eq!(columns_of(&rows[1]), expected(newest), "scan, {when}");
+        assert_eq!(columns_of(&rows[2]), vec![("q0".to_string(), vec![9])]);
+    };
+    check(40, "all in the memstore");
+    region.flush().unwrap();
+    check(40, "flushed");
+    // More versions over the flushed ones: the memstore's and the file's merge.
+    for ts in 41..=60 {
+        for q in ["q0", "q1", "q2", "q3", "q4", "q5"] {
+            region
+                .mutate(
+                    &RowMutation::new("hot").put_at("a", q, ts, format!("{q}-{ts}")),
+                    None,
+                )
+                .unwrap();
+        }
+    }
+    let r = region.get(&Get::new("hot").versions(10)).unwrap().unwrap();
+    let got = columns_of(&r);
+    assert_eq!(got[0], ("q0".to_string(), vec![60, 59, 58]));
+    assert_eq!(got[2], ("q2".to_string(), vec![60, 59, 58]));
+    assert_eq!(got[3], ("q3".to_string(), vec![60, 59, 58]));
+    assert_eq!(got[6], ("q6".to_string(), vec![5]));
+}
+
 #[test]
 fn delete_markers() {
     let (_fx, region) = fixture();
