@@ -106,6 +106,13 @@ fn versions_and_time_range() {
     assert_eq!(val(&region, "r", "a", "q").as_deref(), Some("again"));
 }
 
+/// Applies one operation to `row`.
+fn mutate_one(region: &Region, row: &str, op: Mutation) -> u64 {
+    region
+        .mutate(&RowMutation::new(row.to_owned()).push(op), None)
+        .unwrap()
+}
+
 /// (qualifier, timestamps) of family `a` in a row, in order.
 fn columns_of(row: &crate::query::Row) -> Vec<(String, Vec<u64>)> {
     let mut out: Vec<(String, Vec<u64>)> = Vec::new();
@@ -126,24 +133,20 @@ fn hot_rows_with_many_versions_per_column_read_like_any_other() {
     // the newest three (family `a` keeps 3) of every column, version deletes and
     // column deletes applied, the rows around untouched.
     let (_fx, region) = fixture();
-    put_versions(&region, "cold0", "a", "q0", [7]);
-    for ts in 1..=40 {
-        for q in ["q0", "q1", "q2", "q3", "q4", "q5"] {
-            region
-                .mutate(
-                    &RowMutation::new("hot").put_at("a", q, ts, format!("{q}-{ts}")),
-                    None,
-                )
-                .unwrap();
+    // Versions `tss` of columns q0..q5 of row `hot`, written column by column per version.
+    let put_hot = |tss: std::ops::RangeInclusive<u64>| {
+        for ts in tss {
+            for q in ["q0", "q1", "q2", "q3", "q4", "q5"] {
+                let m = RowMutation::new("hot").put_at("a", q, ts, format!("{q}-{ts}"));
+                region.mutate(&m, None).unwrap();
+            }
         }
-    }
+    };
+    put_versions(&region, "cold0", "a", "q0", [7]);
+    put_hot(1..=40);
     put_versions(&region, "hot", "a", "q6", [5]);
     put_versions(&region, "hot1", "a", "q0", [9]);
-    let del = |op| {
-        region
-            .mutate(&RowMutation::new("hot").push(op), None)
-            .unwrap()
-    };
+    let del = |op| mutate_one(&region, "hot", op);
     del(Mutation::Delete {
         family: "a".into(),
         qualifier: "q2".into(),
@@ -186,16 +189,7 @@ fn hot_rows_with_many_versions_per_column_read_like_any_other() {
     region.flush().unwrap();
     check(40, "flushed");
     // More versions over the flushed ones: the memstore's and the file's merge.
-    for ts in 41..=60 {
-        for q in ["q0", "q1", "q2", "q3", "q4", "q5"] {
-            region
-                .mutate(
-                    &RowMutation::new("hot").put_at("a", q, ts, format!("{q}-{ts}")),
-                    None,
-                )
-                .unwrap();
-        }
-    }
+    put_hot(41..=60);
     let r = region.get(&Get::new("hot").versions(10)).unwrap().unwrap();
     let got = columns_of(&r);
     assert_eq!(got[0], ("q0".to_string(), vec![60, 59, 58]));
@@ -213,11 +207,7 @@ fn delete_markers() {
         .put_at("a", "p", 10, "p10")
         .put_at("b", "z", 999_990, "z");
     region.mutate(&m, None).unwrap();
-    let del = |op| {
-        region
-            .mutate(&RowMutation::new("r").push(op), None)
-            .unwrap()
-    };
+    let del = |op| mutate_one(&region, "r", op);
     // Delete without timestamp removes the latest version only.
     del(Mutation::Delete {
         family: "a".into(),

@@ -348,11 +348,17 @@ fn overlaps_rows_uses_the_key_range() {
     );
 }
 
+/// 200 sample rows in 512-byte lz4 blocks (many blocks), row bloom.
+fn small_block_table() -> (Entries, tempfile::TempDir, PathBuf) {
+    let entries = sample_entries(200);
+    let (dir, path) = tmp();
+    write(&path, &entries, opts(512, Compression::Lz4, BloomType::Row));
+    (entries, dir, path)
+}
+
 #[test]
 fn cache_fill_and_read_counters() {
-    let entries = sample_entries(200);
-    let (_dir, path) = tmp();
-    write(&path, &entries, opts(512, Compression::Lz4, BloomType::Row));
+    let (_entries, _dir, path) = small_block_table();
     let cache = BlockCache::new(1 << 20);
     let stats = Arc::new(Stats::default());
     let t = SsTable::open(&path, cache.clone(), stats.clone()).unwrap();
@@ -388,9 +394,7 @@ fn cache_fill_and_read_counters() {
 
 #[test]
 fn a_seek_within_the_held_block_needs_no_cache_lookup() {
-    let entries = sample_entries(200);
-    let (_dir, path) = tmp();
-    write(&path, &entries, opts(512, Compression::Lz4, BloomType::Row));
+    let (entries, _dir, path) = small_block_table();
     let cache = BlockCache::new(1 << 20);
     let t = SsTable::open(&path, cache.clone(), Arc::new(Stats::default())).unwrap();
     let lookups = || cache.stats().hits + cache.stats().misses;
