@@ -76,6 +76,8 @@ pub(crate) struct Retrier {
     started: Instant,
     deadline: Instant,
     attempts: u32,
+    /// The error that made the last backoff retry, named by a later timeout.
+    last_error: Option<String>,
 }
 
 impl Retrier {
@@ -90,6 +92,7 @@ impl Retrier {
             started,
             deadline: started + config.operation_timeout,
             attempts: 0,
+            last_error: None,
         }
     }
 
@@ -98,7 +101,13 @@ impl Retrier {
     pub(crate) fn begin_attempt(&mut self, what: &str) -> Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(self.timeout(format!("{what}: deadline passed")));
+            // The backoff sleep can end just past the deadline (timers round up): the
+            // error still names what the retries were failing on.
+            let message = match &self.last_error {
+                Some(e) => format!("{what}: deadline passed; last error: {e}"),
+                None => format!("{what}: deadline passed"),
+            };
+            return Err(self.timeout(message));
         }
         self.attempts += 1;
         Ok(self.rpc_timeout.min(left))
@@ -130,6 +139,7 @@ impl Retrier {
             return Err(self.timeout(format!("last error: {err}")));
         }
         tracing::debug!(attempt = self.attempts, ?delay, error = %err, "retrying");
+        self.last_error = Some(err.to_string());
         // Boxed: retries are rare, and a timer inline would enlarge every call's future.
         Box::pin(tokio::time::sleep(delay)).await;
         Ok(())
@@ -271,6 +281,22 @@ mod tests {
         assert!(calls.load(Ordering::SeqCst) > 2);
         match err {
             Error::Timeout { message, .. } => assert!(message.contains("down"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_that_passes_during_a_backoff_names_the_last_error() {
+        let mut r = Retrier::new(&config(), Idempotency::Idempotent);
+        r.begin_attempt("get").unwrap();
+        r.backoff(Error::Unavailable("down".into())).await.unwrap();
+        // The sleep ended; the deadline passes before the next attempt begins.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        match r.begin_attempt("get") {
+            Err(Error::Timeout { message, .. }) => {
+                assert!(message.contains("deadline passed"), "{message}");
+                assert!(message.contains("down"), "{message}");
+            }
             other => panic!("{other:?}"),
         }
     }
