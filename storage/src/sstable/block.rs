@@ -3,26 +3,13 @@
 //!
 //! ```text
 //! entry*  restart_offset u32 LE * n  n u32 LE
-//! plain entry   = shared varint | unshared varint | value_len varint | key_delta | value
-//! trailer entry = tag varint | unshared varint | value_len varint | column_delta
-//!                 | type u8 | timestamp_delta varint | seq_delta varint | value
+//! entry = shared varint | unshared varint | value_len varint | key_delta | value
 //! ```
 //!
 //! Every [`RESTART_INTERVAL`]th entry is a restart point storing its full key
 //! (`shared == 0`), so a seek binary-searches the restart points and then scans at most
-//! one interval.
-//!
-//! Index blocks, and the data blocks of format-1 files, hold only plain entries
-//! ([`EntryLayout::Plain`]). The data blocks of format-2 files ([`EntryLayout::Trailer`])
-//! hold internal keys, whose last 17 bytes (`!timestamp u64 be | type | !seq u64 be`) a
-//! plain entry would store in full after every row change. There the first varint is a
-//! tag: `shared << 1` for a plain entry (every restart entry is one), `shared << 1 | 1`
-//! for a trailer entry, whose `shared` and delta cover the key without its trailer and
-//! whose two 8-byte trailer fields are stored as zigzag varints of their wrapping
-//! difference from the previous key's (about 6 bytes instead of 17).
-//!
-//! Invariants checked by [`Block::decode`]: the restart array fits, restart offsets
-//! start at 0, strictly increase and point inside the entry area. Entries are
+//! one interval. Invariants checked by [`Block::decode`]: the trailer fits, restart
+//! offsets start at 0, strictly increase and point inside the entry area. Entries are
 //! decoded lazily and every length is bounds-checked, so corrupt bytes give a
 //! [`DecodeError`], never a panic. A [`Block`] is immutable and shared (`Arc`) between
 //! the block cache and iterators; a [`BlockIter`] owns its `Arc` and is `Send`.
@@ -38,19 +25,6 @@ use super::heads::KeyHeads;
 /// Entries between two restart points (full keys).
 pub const RESTART_INTERVAL: usize = 16;
 
-/// Bytes of an internal key's trailer (`!timestamp u64 be | type u8 | !seq u64 be`).
-const TRAILER: usize = crate::key::KEY_TRAILER_LEN;
-
-/// How a block's entries store their keys (see the module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum EntryLayout {
-    /// Prefix compression over whole keys: index blocks, format-1 data blocks.
-    #[default]
-    Plain,
-    /// Format-2 data blocks: internal keys whose trailers are delta-coded.
-    Trailer,
-}
-
 /// Accumulates sorted entries into one block's bytes.
 #[derive(Debug, Default)]
 pub(crate) struct BlockBuilder {
@@ -58,63 +32,27 @@ pub(crate) struct BlockBuilder {
     restarts: Vec<u32>,
     last_key: Vec<u8>,
     entries: usize,
-    layout: EntryLayout,
 }
 
 impl BlockBuilder {
-    /// An empty builder writing entries in `layout`.
-    pub(crate) fn new(layout: EntryLayout) -> Self {
-        BlockBuilder {
-            layout,
-            ..BlockBuilder::default()
-        }
-    }
-
     /// Appends an entry. Keys must be strictly increasing (the SSTable builder checks).
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(self.entries == 0 || key > self.last_key.as_slice());
-        let restart = self.entries.is_multiple_of(RESTART_INTERVAL);
-        if restart {
+        let shared = if self.entries.is_multiple_of(RESTART_INTERVAL) {
             // Offsets fit u32: the builder caps a block far below 4 GiB.
             self.restarts.push(self.buf.len() as u32);
-        }
-        let trailer_entry = self.layout == EntryLayout::Trailer
-            && !restart
-            && key.len() >= TRAILER
-            && self.last_key.len() >= TRAILER;
-        if trailer_entry {
-            let (column, trailer) = key.split_at(key.len() - TRAILER);
-            let (prev_column, prev_trailer) = self.last_key.split_at(self.last_key.len() - TRAILER);
-            let shared = common_prefix(prev_column, column);
-            let delta = column.get(shared..).unwrap_or_default();
-            put_varint(&mut self.buf, (shared as u64) << 1 | 1);
-            put_varint(&mut self.buf, delta.len() as u64);
-            put_varint(&mut self.buf, value.len() as u64);
-            self.buf.extend_from_slice(delta);
-            let (ts, kind, seq) = trailer_fields(trailer);
-            let (prev_ts, _, prev_seq) = trailer_fields(prev_trailer);
-            self.buf.push(kind);
-            put_varint(&mut self.buf, zigzag(ts.wrapping_sub(prev_ts)));
-            put_varint(&mut self.buf, zigzag(seq.wrapping_sub(prev_seq)));
+            0
         } else {
-            let shared = if restart {
-                0
-            } else {
-                common_prefix(&self.last_key, key)
-            };
-            let delta = key.get(shared..).unwrap_or_default();
-            let tag = match self.layout {
-                EntryLayout::Plain => shared as u64,
-                EntryLayout::Trailer => (shared as u64) << 1,
-            };
-            put_varint(&mut self.buf, tag);
-            put_varint(&mut self.buf, delta.len() as u64);
-            put_varint(&mut self.buf, value.len() as u64);
-            self.buf.extend_from_slice(delta);
-        }
+            common_prefix(&self.last_key, key)
+        };
+        let unshared = key.get(shared..).unwrap_or_default();
+        put_varint(&mut self.buf, shared as u64);
+        put_varint(&mut self.buf, unshared.len() as u64);
+        put_varint(&mut self.buf, value.len() as u64);
+        self.buf.extend_from_slice(unshared);
         self.buf.extend_from_slice(value);
-        self.last_key.clear();
-        self.last_key.extend_from_slice(key);
+        self.last_key.truncate(shared);
+        self.last_key.extend_from_slice(unshared);
         self.entries += 1;
     }
 
@@ -125,8 +63,7 @@ impl BlockBuilder {
 
     /// Bytes one more entry would add at most (for size limits before `add`).
     pub(crate) fn entry_size_bound(key: &[u8], value: &[u8]) -> usize {
-        // A trailer entry stores at most 1 + 2 * 10 bytes for a 17-byte trailer.
-        3 * varint_len(u64::MAX) + key.len() + value.len() + 4 + 4
+        3 * varint_len(u64::MAX) + key.len() + value.len() + 4
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -155,27 +92,6 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// A trailer's two 8-byte big-endian fields (as stored, complemented) and its type byte.
-fn trailer_fields(trailer: &[u8]) -> (u64, u8, u64) {
-    let field = |at: usize| {
-        trailer
-            .get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_be_bytes)
-    };
-    (field(0), trailer.get(8).copied().unwrap_or(0), field(9))
-}
-
-/// Maps a wrapping difference to a small unsigned number when it is small either way.
-fn zigzag(delta: u64) -> u64 {
-    let d = delta as i64;
-    ((d << 1) ^ (d >> 63)) as u64
-}
-
-fn unzigzag(z: u64) -> u64 {
-    ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
-}
-
 /// A decoded block: its bytes plus the position of the restart array.
 #[derive(Debug)]
 pub struct Block {
@@ -183,16 +99,14 @@ pub struct Block {
     /// Where the entries end and the restart array begins.
     entries_end: usize,
     num_restarts: usize,
-    layout: EntryLayout,
     /// The restart keys' heads, so a seek's binary search reads one small array instead
     /// of an entry per probe (see `heads.rs`).
     heads: KeyHeads,
 }
 
 impl Block {
-    /// Checks the trailer of `data` (a block's decompressed payload), whose entries are
-    /// in `layout`.
-    pub(crate) fn decode(data: Bytes, layout: EntryLayout) -> DecodeResult<Block> {
+    /// Checks the trailer of `data` (a block's decompressed payload).
+    pub(crate) fn decode(data: Bytes) -> DecodeResult<Block> {
         let len = data.len();
         let count_at = len.checked_sub(4).ok_or_else(|| {
             DecodeError::new(format!("block of {len} bytes has no restart count"))
@@ -213,7 +127,6 @@ impl Block {
             data,
             entries_end,
             num_restarts,
-            layout,
             heads: KeyHeads::default(),
         };
         let mut prev: Option<usize> = None;
@@ -245,7 +158,7 @@ impl Block {
                 "restart point {i} holds no entry"
             )));
         }
-        let e = self.entry(offset, &[])?;
+        let e = self.entry(offset, 0)?;
         Ok(self.data.get(e.delta).unwrap_or_default())
     }
 
@@ -267,60 +180,25 @@ impl Block {
         Ok(Reader::at(&self.data, at).u32_le("restart offset")? as usize)
     }
 
-    /// Decodes the entry at `offset` whose predecessor's key is `prev_key` (empty at a
-    /// restart point).
-    #[inline]
-    fn entry(&self, offset: usize, prev_key: &[u8]) -> DecodeResult<RawEntry> {
+    /// Decodes the entry at `offset` whose predecessor's key is `prev_key`.
+    fn entry(&self, offset: usize, prev_key_len: usize) -> DecodeResult<RawEntry> {
         let entries = self.data.get(..self.entries_end).unwrap_or_default();
         let mut r = Reader::at(entries, offset);
-        let tag = r.varint("shared key length")?;
-        let (shared, trailer_entry) = match self.layout {
-            EntryLayout::Plain => (tag, false),
-            EntryLayout::Trailer => (tag >> 1, tag & 1 == 1),
-        };
+        let shared = r.varint_usize("shared key length")?;
         let unshared = r.varint_usize("unshared key length")?;
         let value_len = r.varint_usize("value length")?;
-        // The bytes `shared` may reach: the whole previous key, or its part before the
-        // trailer.
-        let prev_len = if trailer_entry {
-            prev_key.len().checked_sub(TRAILER).ok_or_else(|| {
-                DecodeError::new(format!(
-                    "entry at {offset} delta-codes the trailer of a {}-byte key",
-                    prev_key.len()
-                ))
-            })?
-        } else {
-            prev_key.len()
-        };
-        if shared > prev_len as u64 {
+        if shared > prev_key_len {
             return Err(DecodeError::new(format!(
-                "entry at {offset} shares {shared} bytes of a {prev_len}-byte key"
+                "entry at {offset} shares {shared} bytes of a {prev_key_len}-byte key"
             )));
         }
         let delta_start = r.position();
         r.bytes(unshared, "key delta")?;
-        let delta = delta_start..r.position();
-        let trailer = if trailer_entry {
-            let kind = r.u8("key type")?;
-            let ts_delta = r.varint("timestamp delta")?;
-            let seq_delta = r.varint("sequence delta")?;
-            let (prev_ts, _, prev_seq) =
-                trailer_fields(prev_key.get(prev_len..).unwrap_or_default());
-            let mut t = [0u8; TRAILER];
-            t[..8].copy_from_slice(&prev_ts.wrapping_add(unzigzag(ts_delta)).to_be_bytes());
-            t[8] = kind;
-            t[9..].copy_from_slice(&prev_seq.wrapping_add(unzigzag(seq_delta)).to_be_bytes());
-            Some(t)
-        } else {
-            None
-        };
         let value_start = r.position();
         r.bytes(value_len, "value")?;
         Ok(RawEntry {
-            // At most `prev_key.len()`, so it fits.
-            shared: shared as usize,
-            delta,
-            trailer,
+            shared,
+            delta: delta_start..value_start,
             value: value_start..r.position(),
         })
     }
@@ -333,7 +211,6 @@ pub(crate) fn block_for_test(size_bytes: usize) -> Arc<Block> {
         data: Bytes::from(vec![0; size_bytes]),
         entries_end: 0,
         num_restarts: 0,
-        layout: EntryLayout::Plain,
         heads: KeyHeads::default(),
     })
 }
@@ -342,8 +219,6 @@ pub(crate) fn block_for_test(size_bytes: usize) -> Arc<Block> {
 struct RawEntry {
     shared: usize,
     delta: Range<usize>,
-    /// A trailer entry's decoded trailer, appended after the delta.
-    trailer: Option<[u8; TRAILER]>,
     value: Range<usize>,
 }
 
@@ -405,13 +280,10 @@ impl BlockIter {
         if self.next_offset >= self.block.entries_end {
             return Ok(());
         }
-        let e = self.block.entry(self.next_offset, &self.key)?;
+        let e = self.block.entry(self.next_offset, self.key.len())?;
         let delta = self.block.data.get(e.delta.clone()).unwrap_or_default();
         self.key.truncate(e.shared);
         self.key.extend_from_slice(delta);
-        if let Some(trailer) = &e.trailer {
-            self.key.extend_from_slice(trailer);
-        }
         self.next_offset = e.value.end;
         self.value = e.value;
         self.valid = true;
@@ -459,80 +331,13 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn build(entries: &BTreeMap<Vec<u8>, Vec<u8>>) -> Arc<Block> {
-        build_in(EntryLayout::Plain, entries)
-    }
-
-    fn build_in(layout: EntryLayout, entries: &BTreeMap<Vec<u8>, Vec<u8>>) -> Arc<Block> {
-        let mut b = BlockBuilder::new(layout);
+        let mut b = BlockBuilder::default();
         for (k, v) in entries {
             b.add(k, v);
         }
         let bytes = b.finish();
         assert!(b.is_empty());
-        Arc::new(Block::decode(Bytes::from(bytes), layout).unwrap())
-    }
-
-    fn layout_of(trailer: bool) -> EntryLayout {
-        if trailer {
-            EntryLayout::Trailer
-        } else {
-            EntryLayout::Plain
-        }
-    }
-
-    /// Keys shaped like internal keys: a column part from a small alphabet (so parts
-    /// share prefixes and repeat), then a trailer whose fields are near each other,
-    /// at either end of the u64 range, or anywhere.
-    fn arb_internal_map() -> impl Strategy<Value = BTreeMap<Vec<u8>, Vec<u8>>> {
-        let column = prop::collection::vec(
-            prop_oneof![Just(b'r'), Just(0u8), Just(1u8), any::<u8>()],
-            0..6,
-        );
-        let field = prop_oneof![
-            1_000u64..1_100,
-            Just(0u64),
-            Just(u64::MAX),
-            u64::MAX - 50..=u64::MAX,
-            any::<u64>(),
-        ];
-        let key = (
-            column,
-            field.clone(),
-            prop_oneof![1u8..=4, any::<u8>()],
-            field,
-        )
-            .prop_map(|(mut k, ts, kind, seq)| {
-                k.extend_from_slice(&ts.to_be_bytes());
-                k.push(kind);
-                k.extend_from_slice(&seq.to_be_bytes());
-                k
-            });
-        prop::collection::btree_map(key, prop::collection::vec(any::<u8>(), 0..20), 0..80)
-    }
-
-    /// Every key and value of `map` read back through `block`, and every seek (to stored
-    /// keys and to `probes`) lands where `BTreeMap::range` says.
-    fn check_block(
-        block: &Arc<Block>,
-        map: &BTreeMap<Vec<u8>, Vec<u8>>,
-        probes: &[Vec<u8>],
-    ) -> Result<(), TestCaseError> {
-        let mut it = BlockIter::new(block.clone());
-        it.seek_to_first().unwrap();
-        let all: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        prop_assert_eq!(collect(&mut it), all);
-        for target in map.keys().chain(probes.iter()) {
-            it.seek(target).unwrap();
-            match map.range(target.clone()..).next() {
-                Some((k, v)) => {
-                    prop_assert!(it.valid());
-                    prop_assert_eq!(it.key(), &k[..]);
-                    prop_assert_eq!(it.value(), &v[..]);
-                }
-                None => prop_assert!(!it.valid()),
-            }
-        }
-        Ok(())
+        Arc::new(Block::decode(Bytes::from(bytes)).unwrap())
     }
 
     fn collect(it: &mut BlockIter) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -558,25 +363,30 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
         #[test]
-        fn round_trip_and_seek(map in arb_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..12), 0..20), trailer in any::<bool>()) {
-            // Keys shorter than a trailer are stored as plain entries in either layout.
-            check_block(&build_in(layout_of(trailer), &map), &map, &probes)?;
+        fn round_trip_and_seek(map in arb_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..12), 0..20)) {
+            let block = build(&map);
+            let mut it = BlockIter::new(block.clone());
+            it.seek_to_first().unwrap();
+            let all: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            prop_assert_eq!(collect(&mut it), all);
+            // Seek to every stored key and to random probes: must equal BTreeMap lower_bound.
+            for target in map.keys().chain(probes.iter()) {
+                it.seek(target).unwrap();
+                let expected = map.range(target.clone()..).next();
+                match expected {
+                    Some((k, v)) => {
+                        prop_assert!(it.valid());
+                        prop_assert_eq!(it.key(), &k[..]);
+                        prop_assert_eq!(it.value(), &v[..]);
+                    }
+                    None => prop_assert!(!it.valid()),
+                }
+            }
         }
 
         #[test]
-        fn internal_keys_round_trip_and_seek_in_both_layouts(map in arb_internal_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'r'), Just(0u8), any::<u8>()], 0..24), 0..20)) {
-            let plain = build_in(EntryLayout::Plain, &map);
-            let trailer = build_in(EntryLayout::Trailer, &map);
-            check_block(&plain, &map, &probes)?;
-            check_block(&trailer, &map, &probes)?;
-            // A trailer entry stores at most 4 bytes more than a plain one.
-            let entries = map.len().saturating_sub(map.len().div_ceil(RESTART_INTERVAL));
-            prop_assert!(trailer.entries_end <= plain.entries_end + 4 * entries);
-        }
-
-        #[test]
-        fn decoding_garbage_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..64), target in prop::collection::vec(any::<u8>(), 0..4), trailer in any::<bool>()) {
-            if let Ok(block) = Block::decode(Bytes::from(bytes), layout_of(trailer)) {
+        fn decoding_garbage_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..64), target in prop::collection::vec(any::<u8>(), 0..4)) {
+            if let Ok(block) = Block::decode(Bytes::from(bytes)) {
                 let mut it = BlockIter::new(Arc::new(block));
                 let mut steps = 0;
                 if it.seek_to_first().is_ok() {
@@ -587,13 +397,12 @@ mod tests {
         }
 
         #[test]
-        fn flipped_block_bytes_never_panic(map in arb_internal_map(), at in any::<prop::sample::Index>(), byte in any::<u8>(), trailer in any::<bool>()) {
-            let layout = layout_of(trailer);
-            let block = build_in(layout, &map);
+        fn flipped_block_bytes_never_panic(map in arb_map(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let block = build(&map);
             let mut bytes = block.data.to_vec();
             let i = at.index(bytes.len());
             bytes[i] = byte;
-            if let Ok(block) = Block::decode(Bytes::from(bytes), layout) {
+            if let Ok(block) = Block::decode(Bytes::from(bytes)) {
                 let mut it = BlockIter::new(Arc::new(block));
                 if it.seek_to_first().is_ok() {
                     while it.valid() && it.next().is_ok() {}
@@ -630,35 +439,17 @@ mod tests {
 
     #[test]
     fn bad_trailers_are_rejected() {
-        assert!(Block::decode(Bytes::from_static(&[1, 2]), EntryLayout::Plain).is_err());
+        assert!(Block::decode(Bytes::from_static(&[1, 2])).is_err());
         // Count says 1000 restarts in an 8-byte block.
-        assert!(
-            Block::decode(
-                Bytes::from(vec![0, 0, 0, 0, 0xE8, 0x03, 0, 0]),
-                EntryLayout::Plain
-            )
-            .is_err()
-        );
+        assert!(Block::decode(Bytes::from(vec![0, 0, 0, 0, 0xE8, 0x03, 0, 0])).is_err());
         // Entries but zero restarts.
-        assert!(
-            Block::decode(
-                Bytes::from(vec![0, 1, 0, b'a', 0, 0, 0, 0]),
-                EntryLayout::Plain
-            )
-            .is_err()
-        );
+        assert!(Block::decode(Bytes::from(vec![0, 1, 0, b'a', 0, 0, 0, 0])).is_err());
         // First restart not at 0.
-        assert!(
-            Block::decode(
-                Bytes::from(vec![0, 1, 0, b'a', 1, 0, 0, 0, 1, 0, 0, 0]),
-                EntryLayout::Plain
-            )
-            .is_err()
-        );
+        assert!(Block::decode(Bytes::from(vec![0, 1, 0, b'a', 1, 0, 0, 0, 1, 0, 0, 0])).is_err());
         // A restart entry sharing bytes with a previous key it cannot have: caught when
         // the restart keys' heads are built.
         let bad = vec![5, 1, 0, b'a', 0, 0, 0, 0, 1, 0, 0, 0];
-        let err = Block::decode(Bytes::from(bad), EntryLayout::Plain).unwrap_err();
+        let err = Block::decode(Bytes::from(bad)).unwrap_err();
         assert!(err.0.contains("shares 5 bytes"), "{err:?}");
         // The same past a restart point: caught by the iterator.
         let mut b = BlockBuilder::default();
@@ -666,75 +457,8 @@ mod tests {
         let mut bytes = b.finish();
         let second = bytes.len() - 8; // the restart array ([0]) and its count (1) end it
         bytes.splice(second..second, [9, 1, 0, b'b']);
-        let mut it = BlockIter::new(Arc::new(
-            Block::decode(Bytes::from(bytes), EntryLayout::Plain).unwrap(),
-        ));
+        let mut it = BlockIter::new(Arc::new(Block::decode(Bytes::from(bytes)).unwrap()));
         it.seek_to_first().unwrap();
         assert!(it.next().is_err());
-    }
-
-    /// An internal key of row `row` (any bytes), qualifier `q`, for the layout tests.
-    fn ikey(row: &str, ts: u64, kind: u8, seq: u64) -> Vec<u8> {
-        let mut k = row.as_bytes().to_vec();
-        k.extend_from_slice(&[0, 1, b'q', 0, 1]);
-        k.extend_from_slice(&(!ts).to_be_bytes());
-        k.push(kind);
-        k.extend_from_slice(&(!seq).to_be_bytes());
-        k
-    }
-
-    #[test]
-    fn trailer_entries_store_small_deltas_instead_of_whole_trailers() {
-        // 0000000000000042-style rows written within a second of each other: the shape of
-        // a flushed memstore.
-        let map: BTreeMap<Vec<u8>, Vec<u8>> = (0..64u64)
-            .map(|i| {
-                let row = format!("{:016}", i * 7919 % 1000);
-                let key = ikey(
-                    &row,
-                    1_764_000_000_000 + (i * 37) % 900,
-                    4,
-                    1 + (i * 104_729) % 500_000,
-                );
-                (key, vec![b'v'; 10])
-            })
-            .collect();
-        let plain = build_in(EntryLayout::Plain, &map);
-        let trailer = build_in(EntryLayout::Trailer, &map);
-        check_block(&trailer, &map, &[]).unwrap();
-        // 60 of the 64 entries are trailer entries; each saves at least 8 of its 17 bytes.
-        assert!(
-            trailer.entries_end + 60 * 8 <= plain.entries_end,
-            "{} vs {}",
-            trailer.entries_end,
-            plain.entries_end
-        );
-    }
-
-    #[test]
-    fn trailer_entries_are_checked_against_the_key_before_them() {
-        let mut b = BlockBuilder::new(EntryLayout::Trailer);
-        b.add(&ikey("a", 5, 4, 9), b"1");
-        b.add(&ikey("b", 5, 4, 8), b"2");
-        let good = b.finish();
-        // The second entry is a trailer entry: tag `shared << 1 | 1`.
-        let second = 3 + 23 + 1;
-        assert_eq!(good[second], 1, "{good:?}");
-        // A trailer entry where a restart's full key belongs.
-        let mut bad = good.clone();
-        bad[0] = 1;
-        let err = Block::decode(Bytes::from(bad), EntryLayout::Trailer).unwrap_err();
-        assert!(
-            err.0.contains("delta-codes the trailer of a 0-byte key"),
-            "{err:?}"
-        );
-        // A trailer entry sharing more than the previous key's column part.
-        let mut bad = good;
-        bad[second] = (30 << 1) | 1;
-        let block = Block::decode(Bytes::from(bad), EntryLayout::Trailer).unwrap();
-        let mut it = BlockIter::new(Arc::new(block));
-        it.seek_to_first().unwrap();
-        let err = it.next().unwrap_err();
-        assert!(err.0.contains("shares 30 bytes of a 6-byte key"), "{err:?}");
     }
 }

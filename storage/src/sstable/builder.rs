@@ -12,10 +12,10 @@ use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::block::{BlockBuilder, EntryLayout};
+use super::block::BlockBuilder;
 use super::bloom::{BloomBuilder, random_seed};
 use super::codec::BlockHandle;
-use super::footer::{FORMAT_VERSION, Footer};
+use super::footer::Footer;
 use super::frame::{MAX_UNCOMPRESSED_BLOCK_BYTES, encode_frame};
 use super::index::{IndexEntry, encode_index};
 use super::meta::SsTableMeta;
@@ -157,7 +157,7 @@ impl SsTableBuilder {
             renamed: false,
             opts,
             offset: 0,
-            block: BlockBuilder::new(EntryLayout::Trailer),
+            block: BlockBuilder::default(),
             frame: Vec::new(),
             index: Vec::new(),
             bloom,
@@ -254,13 +254,7 @@ impl SsTableBuilder {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let meta = self.write_block(&self.meta.encode(), Compression::None)?;
-        let footer = Footer {
-            index,
-            bloom,
-            meta,
-            version: FORMAT_VERSION,
-        }
-        .encode();
+        let footer = Footer { index, bloom, meta }.encode();
         self.write_all(&footer)?;
         let file_size = self.offset;
 

@@ -13,18 +13,14 @@
 //! A reader checks the magic first (is this an SSTable at all, or a truncated one?), then
 //! the checksum, then the version, then that every handle lies before the footer.
 
-use super::block::EntryLayout;
 use super::codec::{BlockHandle, DecodeError, DecodeResult, Reader};
 
 /// Size of the footer in bytes.
 pub const FOOTER_LEN: usize = 64;
 /// The magic number, stored little-endian so the file ends with the bytes `STRATAS1`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"STRATAS1");
-/// The SSTable format version this code writes. Version 2 delta-codes the trailers of
-/// data block keys (`block.rs`); version 1 files are still read.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest version this code reads.
-pub const MIN_READ_VERSION: u32 = 1;
+/// The only SSTable format version this code reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
 
 /// Bytes covered by the footer checksum.
 const CRC_COVERED: usize = 52;
@@ -38,8 +34,6 @@ pub struct Footer {
     pub bloom: BlockHandle,
     /// The meta block.
     pub meta: BlockHandle,
-    /// The format version (what a reader needs to decode the data blocks).
-    pub version: u32,
 }
 
 impl Footer {
@@ -50,7 +44,7 @@ impl Footer {
             out.extend_from_slice(&h.offset.to_le_bytes());
             out.extend_from_slice(&h.size.to_le_bytes());
         }
-        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&MAGIC.to_le_bytes());
@@ -93,10 +87,9 @@ impl Footer {
                 "footer checksum mismatch: stored {stored_crc:#010x}, computed {actual_crc:#010x}"
             )));
         }
-        if !(MIN_READ_VERSION..=FORMAT_VERSION).contains(&version) {
+        if version != FORMAT_VERSION {
             return Err(DecodeError::new(format!(
-                "unsupported SSTable format version {version} (this build reads \
-                 {MIN_READ_VERSION} to {FORMAT_VERSION})"
+                "unsupported SSTable format version {version} (this build reads {FORMAT_VERSION})"
             )));
         }
         for (what, h, optional) in [
@@ -114,21 +107,7 @@ impl Footer {
                 )));
             }
         }
-        Ok(Footer {
-            index,
-            bloom,
-            meta,
-            version,
-        })
-    }
-
-    /// How the file's data blocks store their entries.
-    pub(crate) fn data_layout(&self) -> EntryLayout {
-        if self.version >= 2 {
-            EntryLayout::Trailer
-        } else {
-            EntryLayout::Plain
-        }
+        Ok(Footer { index, bloom, meta })
     }
 }
 
@@ -147,7 +126,7 @@ mod tests {
     proptest! {
         #[test]
         fn footer_round_trip(index in arb_handle(1 << 40), bloom in prop::option::of(arb_handle(1 << 40)), meta in arb_handle(1 << 40)) {
-            let f = Footer { index, bloom: bloom.unwrap_or_default(), meta, version: FORMAT_VERSION };
+            let f = Footer { index, bloom: bloom.unwrap_or_default(), meta };
             let bytes = f.encode();
             prop_assert!(bytes.ends_with(b"STRATAS1"));
             prop_assert_eq!(Footer::decode(&bytes, 1 << 40).unwrap(), f);
@@ -159,7 +138,6 @@ mod tests {
                 index: BlockHandle { offset: 100, size: 20 },
                 bloom: BlockHandle { offset: 120, size: 30 },
                 meta: BlockHandle { offset: 150, size: 10 },
-                version: FORMAT_VERSION,
             };
             let mut bytes = f.encode();
             bytes[at] ^= 1 << bit;
@@ -179,24 +157,17 @@ mod tests {
                 offset: 10,
                 size: 10,
             },
-            version: FORMAT_VERSION,
         };
         assert!(Footer::decode(&f.encode(), 20).is_ok());
         let err = Footer::decode(&f.encode(), 19).unwrap_err();
         assert!(err.0.contains("meta handle"), "{err:?}");
-        // Every version this build reads, and what its data blocks hold.
-        for (version, layout) in [(1, EntryLayout::Plain), (2, EntryLayout::Trailer)] {
-            let old = Footer { version, ..f };
-            let decoded = Footer::decode(&old.encode(), 20).unwrap();
-            assert_eq!(decoded, old);
-            assert_eq!(decoded.data_layout(), layout);
-        }
-        // A future version and version 0, with valid checksums.
-        for version in [FORMAT_VERSION + 1, 0] {
-            let bytes = Footer { version, ..f }.encode();
-            let err = Footer::decode(&bytes, 20).unwrap_err();
-            assert!(err.0.contains(&format!("version {version} ")), "{err:?}");
-            assert!(Footer::decode(&bytes[1..], 20).is_err());
-        }
+        // A future version with a valid checksum.
+        let mut bytes = f.encode();
+        bytes[48..52].copy_from_slice(&2u32.to_le_bytes());
+        let crc = crc32c::crc32c(&bytes[..52]);
+        bytes[52..56].copy_from_slice(&crc.to_le_bytes());
+        let err = Footer::decode(&bytes, 20).unwrap_err();
+        assert!(err.0.contains("version 2"), "{err:?}");
+        assert!(Footer::decode(&bytes[1..], 20).is_err());
     }
 }

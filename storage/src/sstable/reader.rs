@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use memmap2::Mmap;
 
-use super::block::{Block, BlockIter, EntryLayout};
+use super::block::{Block, BlockIter};
 use super::bloom::BloomFilter;
 use super::codec::{BlockHandle, DecodeError};
 use super::footer::{FOOTER_LEN, Footer};
@@ -56,8 +56,6 @@ pub struct SsTable {
     index_heads: KeyHeads,
     bloom: Option<BloomFilter>,
     meta: SsTableMeta,
-    /// How the data blocks store their entries (from the format version).
-    data_layout: EntryLayout,
     /// Set when a compaction replaced the file: it is unlinked when the last reader
     /// drops its handle.
     obsolete: std::sync::atomic::AtomicBool,
@@ -201,7 +199,6 @@ impl SsTable {
             index_heads,
             bloom,
             meta,
-            data_layout: footer.data_layout(),
             obsolete: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -540,7 +537,7 @@ impl SsTable {
         Stats::add(&self.stats.blocks_read, 1);
         Stats::add(&self.stats.block_bytes_read, handle.size);
         read_frame(&self.data, handle, for_cache)
-            .and_then(|payload| Block::decode(payload, self.data_layout))
+            .and_then(Block::decode)
             .map(Arc::new)
             .map_err(|e| e.at(&self.data_path, handle.offset))
     }
