@@ -55,8 +55,13 @@ impl EngineShared {
         let largest = self
             .regions()
             .into_iter()
-            .filter(|r| r.active_bytes() > 0)
-            .max_by_key(|r| r.active_bytes());
+            .map(|r| {
+                let (active, compacted) = r.unflushed_bytes();
+                (r, active + compacted)
+            })
+            .filter(|(_, bytes)| *bytes > 0)
+            .max_by_key(|(_, bytes)| *bytes)
+            .map(|(r, _)| r);
         if let Some(r) = largest {
             r.request_flush();
         }
@@ -285,7 +290,7 @@ fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<(
 fn flush_loop(queue: &FlushQueue) {
     while let Some(weak) = queue.pop() {
         if let Some(region) = weak.upgrade() {
-            region.run_requested_flush();
+            region.run_requested_work();
         }
     }
 }

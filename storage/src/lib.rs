@@ -51,7 +51,9 @@ pub use engine::Engine;
 pub use error::{Error, Result};
 pub use key::{Cell, CellType};
 pub use mutation::{Mutation, RowMutation};
-pub use options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
+pub use options::{
+    BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions, InMemoryCompaction,
+};
 pub use query::{Get, Row, Scan, TimeRange};
 pub use region::{
     Check, CompareOp, PendingWrite, Region, RegionDescriptor, RegionStatus, Scanner, SplitMarker,

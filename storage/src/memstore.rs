@@ -6,6 +6,11 @@
 //! of visited-then-removed nodes. A memstore is frozen by the region (writes move to a
 //! fresh one), flushed to an SSTable and then dropped whole.
 //!
+//! A frozen memstore may instead be *compacted in memory* (HBase's CompactingMemStore):
+//! its entries, minus those no reader can see, become a [`Memstore::flat`] memstore, a
+//! read-only sorted array that shares the key and value buffers of its input. It takes no
+//! inserts; it is flushed and dropped like any frozen memstore.
+//!
 //! Thread safety: inserts come from one writer at a time (the region's write lock);
 //! readers iterate concurrently and filter by the MVCC read point.
 
@@ -23,6 +28,10 @@ use crate::iterator::InternalIterator;
 /// Bytes charged per entry on top of key and value: skiplist node, tower and the two
 /// `Bytes` headers. An estimate, so accounting errs on the side of flushing early.
 const ENTRY_OVERHEAD_BYTES: u64 = 96;
+
+/// Bytes charged per entry of a flat memstore on top of key and value: its head (16
+/// bytes), two `Bytes` headers (64) and, roughly, the two buffers' allocator headers.
+const FLAT_ENTRY_OVERHEAD_BYTES: u64 = 96;
 
 /// A memstore key: the encoded internal key plus its first 16 bytes as a big-endian
 /// integer kept in the skiplist node itself.
@@ -79,10 +88,50 @@ impl Ord for MemKey {
     }
 }
 
+/// How a memstore holds its entries.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per memstore, always behind an Arc; boxing the skiplist would add a jump to every read"
+)]
+enum Repr {
+    /// Takes inserts: every memstore starts as one.
+    Skip(SkipMap<MemKey, Bytes>),
+    /// Read-only, sorted by key, no duplicates: the output of an in-memory compaction.
+    Flat(FlatEntries),
+}
+
+/// A flat memstore's entries, with their heads (`head_of(key)`) in an array of their
+/// own: a seek binary-searches 16-byte heads, four to a cache line, and compares whole
+/// keys only among the few entries that share the target's head (a row's cells).
+#[derive(Debug)]
+struct FlatEntries {
+    heads: Box<[u128]>,
+    entries: Box<[(Bytes, Bytes)]>,
+}
+
+impl FlatEntries {
+    /// Index of the first entry whose key is `>= target`.
+    fn lower_bound(&self, target: &[u8]) -> usize {
+        let head = head_of(target);
+        let lo = self.heads.partition_point(|h| *h < head);
+        let same = self
+            .heads
+            .get(lo..)
+            .map_or(0, |rest| rest.partition_point(|h| *h == head));
+        // Keys of equal heads order as their bytes (see `MemKey`).
+        let within = self
+            .entries
+            .get(lo..lo + same)
+            .map_or(0, |run| run.partition_point(|(k, _)| k[..] < *target));
+        lo + within
+    }
+}
+
 /// One store's memstore.
 #[derive(Debug)]
 pub struct Memstore {
-    map: SkipMap<MemKey, Bytes>,
+    repr: Repr,
     size_bytes: AtomicU64,
     max_seq: AtomicU64,
     created: Instant,
@@ -113,7 +162,7 @@ impl Memstore {
     /// An empty memstore.
     pub fn new() -> Self {
         Memstore {
-            map: SkipMap::new(),
+            repr: Repr::Skip(SkipMap::new()),
             size_bytes: AtomicU64::new(0),
             max_seq: AtomicU64::new(0),
             created: Instant::now(),
@@ -127,13 +176,59 @@ impl Memstore {
         self.insert_at(key, value, seq, 1)
     }
 
+    /// A read-only memstore of `entries` (encoded key, value), which must be sorted by key
+    /// with no key twice: the output of an in-memory compaction. `first_insert_ms` is the
+    /// clock time of the oldest edit among its inputs (0 = unknown).
+    pub fn flat(entries: Vec<(Bytes, Bytes)>, first_insert_ms: u64) -> Self {
+        let mut size = 0u64;
+        let mut max_seq = 0u64;
+        let mut markers = 0u64;
+        let heads: Box<[u128]> = entries
+            .iter()
+            .map(|(key, value)| {
+                size += key.len() as u64 + value.len() as u64 + FLAT_ENTRY_OVERHEAD_BYTES;
+                if let Some((_, kind, seq)) = crate::key::parse_trailer(key) {
+                    max_seq = max_seq.max(seq);
+                    markers += u64::from(kind.is_delete());
+                }
+                head_of(key)
+            })
+            .collect();
+        debug_assert!(
+            entries.windows(2).all(|w| w[0].0 < w[1].0),
+            "flat memstore entries must be sorted and unique"
+        );
+        Memstore {
+            repr: Repr::Flat(FlatEntries {
+                heads,
+                entries: entries.into_boxed_slice(),
+            }),
+            size_bytes: AtomicU64::new(size),
+            max_seq: AtomicU64::new(max_seq),
+            created: Instant::now(),
+            first_insert_ms: AtomicU64::new(first_insert_ms),
+            markers: AtomicU64::new(markers),
+        }
+    }
+
+    /// True for the read-only output of an in-memory compaction.
+    pub fn is_flat(&self) -> bool {
+        matches!(self.repr, Repr::Flat(_))
+    }
+
     /// Inserts an entry written at clock time `now_ms` (only read for the first edit, which
     /// starts the memstore's age); returns the bytes charged.
     ///
     /// The value is copied: a `Bytes` handed in is often a slice of a much larger
     /// buffer (a decoded gRPC request, a WAL read buffer), and keeping the slice would
     /// pin that whole buffer until the flush, far beyond the bytes charged here.
+    ///
+    /// Only the region's active memstore takes inserts; a flat memstore is read-only,
+    /// and inserting into one is a bug in the caller (it asserts).
     pub fn insert_at(&self, key: Bytes, value: Bytes, seq: u64, now_ms: u64) -> u64 {
+        let Repr::Skip(map) = &self.repr else {
+            panic!("insert into a flat (in-memory compacted) memstore");
+        };
         let value = owned(value);
         if self.first_insert_ms.load(Ordering::Relaxed) == 0 {
             self.first_insert_ms.store(now_ms.max(1), Ordering::Relaxed);
@@ -142,7 +237,7 @@ impl Memstore {
         if crate::key::parse_trailer(&key).is_some_and(|(_, kind, _)| kind.is_delete()) {
             self.markers.fetch_add(1, Ordering::Relaxed);
         }
-        self.map.insert(MemKey::new(key), value);
+        map.insert(MemKey::new(key), value);
         self.size_bytes.fetch_add(charged, Ordering::Relaxed);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
         charged
@@ -155,12 +250,18 @@ impl Memstore {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        match &self.repr {
+            Repr::Skip(map) => map.len(),
+            Repr::Flat(flat) => flat.entries.len(),
+        }
     }
 
     /// True when nothing was inserted.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        match &self.repr {
+            Repr::Skip(map) => map.is_empty(),
+            Repr::Flat(flat) => flat.entries.is_empty(),
+        }
     }
 
     /// Delete markers inserted (Delete, DeleteColumn, DeleteFamily).
@@ -189,64 +290,106 @@ impl Memstore {
     /// A cursor over the entries.
     pub fn iter(&self) -> MemstoreIter<'_> {
         MemstoreIter {
-            map: &self.map,
-            cur: None,
+            cur: match &self.repr {
+                Repr::Skip(map) => Cursor::Skip { map, cur: None },
+                Repr::Flat(flat) => Cursor::Flat {
+                    flat,
+                    pos: flat.entries.len(),
+                },
+            },
+        }
+    }
+
+    /// The entry at the cursor as shared buffers (key, value), for an in-memory
+    /// compaction that keeps them without copying.
+    pub(crate) fn entry_bytes(it: &MemstoreIter<'_>) -> Option<(Bytes, Bytes)> {
+        match &it.cur {
+            Cursor::Skip { cur, .. } => cur
+                .as_ref()
+                .map(|e| (e.key().key.clone(), e.value().clone())),
+            Cursor::Flat { flat, pos } => flat.entries.get(*pos).cloned(),
         }
     }
 }
 
 /// Cursor over a memstore; see [`InternalIterator`].
 pub struct MemstoreIter<'a> {
-    map: &'a SkipMap<MemKey, Bytes>,
-    cur: Option<Entry<'a, MemKey, Bytes>>,
+    cur: Cursor<'a>,
+}
+
+enum Cursor<'a> {
+    Skip {
+        map: &'a SkipMap<MemKey, Bytes>,
+        cur: Option<Entry<'a, MemKey, Bytes>>,
+    },
+    /// Invalid when `pos == flat.entries.len()`.
+    Flat { flat: &'a FlatEntries, pos: usize },
 }
 
 impl InternalIterator for MemstoreIter<'_> {
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        // One small copy of the target buys the inline-head comparisons on the way down;
-        // an empty memstore (the usual state right after a flush) needs neither.
-        if self.map.is_empty() {
-            self.cur = None;
-            return Ok(());
+        match &mut self.cur {
+            Cursor::Skip { map, cur } => {
+                // One small copy of the target buys the inline-head comparisons on the way
+                // down; an empty memstore (the usual state right after a flush) needs
+                // neither.
+                if map.is_empty() {
+                    *cur = None;
+                    return Ok(());
+                }
+                let target = MemKey::new(Bytes::copy_from_slice(target));
+                *cur = map.lower_bound(Bound::Included(&target));
+            }
+            Cursor::Flat { flat, pos } => *pos = flat.lower_bound(target),
         }
-        let target = MemKey::new(Bytes::copy_from_slice(target));
-        self.cur = self.map.lower_bound(Bound::Included(&target));
         Ok(())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.cur = self.map.front();
+        match &mut self.cur {
+            Cursor::Skip { map, cur } => *cur = map.front(),
+            Cursor::Flat { pos, .. } => *pos = 0,
+        }
         Ok(())
     }
 
     fn next(&mut self) -> Result<()> {
-        self.cur = self.cur.as_ref().and_then(|e| e.next());
+        match &mut self.cur {
+            Cursor::Skip { cur, .. } => *cur = cur.as_ref().and_then(|e| e.next()),
+            Cursor::Flat { flat, pos } => *pos = (*pos + 1).min(flat.entries.len()),
+        }
         Ok(())
     }
 
     fn valid(&self) -> bool {
-        self.cur.is_some()
+        match &self.cur {
+            Cursor::Skip { cur, .. } => cur.is_some(),
+            Cursor::Flat { flat, pos } => *pos < flat.entries.len(),
+        }
     }
 
     fn key(&self) -> &[u8] {
-        self.cur
-            .as_ref()
-            .map(|e| &e.key().key[..])
-            .unwrap_or_default()
+        match &self.cur {
+            Cursor::Skip { cur, .. } => cur.as_ref().map(|e| &e.key().key[..]),
+            Cursor::Flat { flat, pos } => flat.entries.get(*pos).map(|(k, _)| &k[..]),
+        }
+        .unwrap_or_default()
     }
 
     fn value(&self) -> &[u8] {
-        self.cur
-            .as_ref()
-            .map(|e| &e.value()[..])
-            .unwrap_or_default()
+        match &self.cur {
+            Cursor::Skip { cur, .. } => cur.as_ref().map(|e| &e.value()[..]),
+            Cursor::Flat { flat, pos } => flat.entries.get(*pos).map(|(_, v)| &v[..]),
+        }
+        .unwrap_or_default()
     }
 
     fn value_bytes(&self) -> Bytes {
-        self.cur
-            .as_ref()
-            .map(|e| e.value().clone())
-            .unwrap_or_default()
+        match &self.cur {
+            Cursor::Skip { cur, .. } => cur.as_ref().map(|e| e.value().clone()),
+            Cursor::Flat { flat, pos } => flat.entries.get(*pos).map(|(_, v)| v.clone()),
+        }
+        .unwrap_or_default()
     }
 }
 
@@ -287,6 +430,72 @@ mod tests {
             let (ka, kb) = (MemKey::new(Bytes::from(a.clone())), MemKey::new(Bytes::from(b.clone())));
             proptest::prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
             proptest::prop_assert_eq!(ka == kb, a == b);
+        }
+    }
+
+    proptest::proptest! {
+        // A flat memstore of the same entries answers every seek, first and next
+        // exactly as the skiplist does.
+        #[test]
+        fn flat_and_skiplist_cursors_agree(
+            rows in proptest::collection::btree_set(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xFF]), 1..24),
+                0..40,
+            ),
+            targets in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec![0u8, 1, b'a', 0xFF]), 0..30),
+                1..20,
+            ),
+        ) {
+            use crate::key::{CellType, encode_key};
+            let skip = Memstore::new();
+            let mut entries = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                let seq = i as u64 + 1;
+                let k = Bytes::from(encode_key(row, b"q", seq * 7, CellType::Put, seq));
+                let v = Bytes::from(format!("v{i}"));
+                skip.insert(k.clone(), v.clone(), seq);
+                entries.push((k, v));
+            }
+            entries.sort();
+            let flat = Memstore::flat(entries, 5);
+            proptest::prop_assert!(flat.is_flat() && !skip.is_flat());
+            proptest::prop_assert_eq!(flat.len(), skip.len());
+            proptest::prop_assert_eq!(flat.max_seq(), skip.max_seq());
+            proptest::prop_assert_eq!(flat.first_insert_ms(), Some(5));
+            let (mut a, mut b) = (skip.iter(), flat.iter());
+            let walk = |a: &mut MemstoreIter<'_>, b: &mut MemstoreIter<'_>| -> Result<(), proptest::test_runner::TestCaseError> {
+                loop {
+                    proptest::prop_assert_eq!(a.valid(), b.valid());
+                    if !a.valid() {
+                        return Ok(());
+                    }
+                    proptest::prop_assert_eq!(a.key(), b.key());
+                    proptest::prop_assert_eq!(a.value(), b.value());
+                    proptest::prop_assert_eq!(a.value_bytes(), b.value_bytes());
+                    a.next().unwrap();
+                    b.next().unwrap();
+                }
+            };
+            a.seek_to_first().unwrap();
+            b.seek_to_first().unwrap();
+            walk(&mut a, &mut b)?;
+            // Random targets, and every stored key exactly.
+            let stored: Vec<Vec<u8>> = {
+                let mut it = skip.iter();
+                it.seek_to_first().unwrap();
+                let mut keys = Vec::new();
+                while it.valid() {
+                    keys.push(it.key().to_vec());
+                    it.next().unwrap();
+                }
+                keys
+            };
+            for t in targets.iter().chain(stored.iter()) {
+                a.seek(t).unwrap();
+                b.seek(t).unwrap();
+                walk(&mut a, &mut b)?;
+            }
         }
     }
 

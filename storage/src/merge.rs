@@ -103,6 +103,12 @@ impl<'a> MergingIterator<'a> {
         }
     }
 
+    /// The source the merge is positioned on, if any (an in-memory compaction takes the
+    /// memstore's own buffers from it instead of copying).
+    pub(crate) fn current_source(&self) -> Option<&Source<'a>> {
+        self.current.and_then(|i| self.children.get(i))
+    }
+
     /// Merges children that are already positioned (seeked); readable at once.
     pub fn new_positioned(children: Vec<Source<'a>>) -> Self {
         let mut m = MergingIterator::new(children);

@@ -48,6 +48,23 @@ pub enum Compression {
     Lz4,
 }
 
+/// Whether and when a region compacts its memstores in memory (HBase's
+/// `hbase.hregion.compacting.memstore.type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InMemoryCompaction {
+    /// Never: memstores grow until they are flushed (HBase's NONE).
+    None,
+    /// Every time the active memstore passes the in-memory flush threshold (HBase's
+    /// EAGER).
+    Eager,
+    /// As `eager`, but a compaction that left out under 10% of the entries it was given
+    /// stops them until the region's next flush: data without overwritten versions is
+    /// not copied again and again (in the spirit of HBase's ADAPTIVE).
+    #[default]
+    Adaptive,
+}
+
 /// Largest row key in bytes (HBase's limit is `Short.MAX_VALUE`).
 pub const MAX_ROW_KEY_BYTES: usize = 32_767;
 /// Largest qualifier in bytes.
@@ -337,6 +354,32 @@ pub struct MemstoreOptions {
     /// flush does the same. Default true; false keeps every version until a major
     /// compaction.
     pub drop_hidden_versions: bool,
+    /// In-memory compaction of memstores (HBase's `hbase.hregion.compacting.memstore.type`,
+    /// whose default is BASIC since HBase 2.0): `adaptive` (default), `eager` or `none`.
+    /// When the active memstore passes `in_memory_flush_factor x flush_size`, it is
+    /// frozen and merged with the region's earlier compacted memstore into one read-only
+    /// sorted array, leaving out what a flush would leave out (see
+    /// `drop_hidden_versions`, which must be on for it to run). Rows updated over and over
+    /// then hold one version per column in memory instead of thousands, so their reads
+    /// stop stepping over dead versions, and the memstore fills (and flushes) more slowly.
+    /// Costs a background copy of the memstore's entry headers (not of keys or values).
+    pub in_memory_compaction: InMemoryCompaction,
+    /// The active memstore size, as a fraction of `flush_size`, at which an in-memory
+    /// compaction starts (HBase's `hbase.memstore.inmemoryflush.threshold.factor`).
+    /// Default 0.0625 (8 MiB of a 128 MiB flush size); in (0, 1]. Smaller keeps hot
+    /// rows leaner at the price of more frequent merges.
+    pub in_memory_flush_factor: f64,
+}
+
+impl MemstoreOptions {
+    /// Active memstore bytes at which an in-memory compaction starts; `None` when they
+    /// are off (`in_memory_compaction = none` or `drop_hidden_versions = false`).
+    pub fn in_memory_flush_bytes(&self) -> Option<u64> {
+        if self.in_memory_compaction == InMemoryCompaction::None || !self.drop_hidden_versions {
+            return None;
+        }
+        Some(((self.flush_size.0 as f64 * self.in_memory_flush_factor) as u64).max(1))
+    }
 }
 
 impl Default for MemstoreOptions {
@@ -349,6 +392,8 @@ impl Default for MemstoreOptions {
             flush_interval: Duration::from_secs(3600),
             stall_timeout: Duration::from_secs(10),
             drop_hidden_versions: true,
+            in_memory_compaction: InMemoryCompaction::Adaptive,
+            in_memory_flush_factor: 0.0625,
         }
     }
 }
@@ -610,6 +655,12 @@ impl EngineOptions {
         }
         if m.block_multiplier < 1 {
             return bad("memstore.block_multiplier must be >= 1".into());
+        }
+        if !(m.in_memory_flush_factor > 0.0 && m.in_memory_flush_factor <= 1.0) {
+            return bad(format!(
+                "memstore.in_memory_flush_factor must be in (0, 1], got {}",
+                m.in_memory_flush_factor
+            ));
         }
         let (high, low) = (self.global_high_bytes(), self.global_low_bytes());
         if low > high {

@@ -14,6 +14,7 @@
 mod compact;
 mod descriptor;
 mod flush;
+mod memstore_compaction;
 mod open;
 mod pending_write;
 mod prefetch;
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 pub use descriptor::{DESCRIPTOR_FILE, RegionDescriptor};
+pub use memstore_compaction::MemstoreCompaction;
 pub use pending_write::PendingWrite;
 pub use read::Scanner;
 pub use split::{SplitMarker, SplitResult, SplitState};
@@ -115,6 +117,11 @@ pub struct Region {
     writes_fenced: AtomicBool,
     failure: Mutex<Option<String>>,
     flush_requested: AtomicBool,
+    /// An in-memory compaction is queued (at most once at a time).
+    memstore_compaction_requested: AtomicBool,
+    /// Set by an adaptive in-memory compaction that found little to drop; cleared by the
+    /// next flush.
+    memstore_compaction_paused: AtomicBool,
     self_ref: Weak<Region>,
     /// One compaction of this region at a time.
     compaction_lock: Mutex<()>,
@@ -324,5 +331,7 @@ impl Region {
     }
 }
 
+#[cfg(test)]
+mod memstore_compaction_tests;
 #[cfg(test)]
 mod tests;

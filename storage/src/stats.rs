@@ -61,6 +61,12 @@ counters! {
     /// Memstore entries a flush left out: puts no reader could see any more
     /// (`memstore.drop_hidden_versions`).
     flush_dropped_entries,
+    /// In-memory compactions of memstores completed (`memstore.in_memory_compaction`).
+    memstore_compactions,
+    /// Memstore entries in-memory compactions left out (hidden from every reader).
+    memstore_compaction_dropped_entries,
+    /// Total in-memory compaction time in microseconds.
+    memstore_compaction_micros,
     /// Point gets served.
     gets,
     /// Rows returned by scans.

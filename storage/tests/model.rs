@@ -6,7 +6,10 @@
 //! every version (`memstore.drop_hidden_versions = false`), so flush timing cannot
 //! matter; even seeds flush only when the test asks, with the default
 //! `drop_hidden_versions`, whose effect the oracle models (`Oracle::flush`): a version
-//! a flush left out stays gone even if a newer one is deleted later.
+//! a flush left out stays gone even if a newer one is deleted later. Even seeds also
+//! compact the memstore in memory when the test asks (`Region::compact_memstore`),
+//! which leaves out the same entries without writing anything: a reopen that replays
+//! the WAL brings them back (`Oracle::compact_memstore`, `Oracle::replay`).
 //!
 //! Reproduce a failure with `STRATA_MODEL_SEED=<seed> cargo test -p strata-storage --test model`;
 //! run longer with `STRATA_MODEL_OPS=<n>` and `STRATA_MODEL_SEEDS=<n>`.
@@ -45,15 +48,24 @@ struct Entry {
     kind: CellType,
     seq: u64,
     value: Bytes,
+    /// Write order (cells of one mutation share a seq, and the later one wins).
+    n: u64,
 }
+
+/// A column: (row, family, qualifier).
+type Column = (Vec<u8>, String, Vec<u8>);
 
 /// Every entry ever written, per (row, family, qualifier).
 #[derive(Default)]
 struct Oracle {
-    cells: BTreeMap<(Vec<u8>, String, Vec<u8>), Vec<Entry>>,
+    cells: BTreeMap<Column, Vec<Entry>>,
     seq: u64,
     /// Entries with `seq <= flushed_seq` are in files, the rest in the memstore.
     flushed_seq: u64,
+    /// Entries an in-memory compaction left out since the last flush: still in the WAL.
+    compacted_away: Vec<(Column, Entry)>,
+    /// Entries recorded so far (the next `Entry::n`).
+    records: u64,
 }
 
 struct Family {
@@ -233,12 +245,37 @@ impl Oracle {
         self.cells = kept;
     }
 
+    /// A flush: leaves out what `drop_hidden` finds, for good.
+    fn flush(&mut self, fams: &[Family]) {
+        self.drop_hidden(fams);
+        self.compacted_away.clear();
+        self.flushed_seq = self.seq;
+    }
+
+    /// An in-memory compaction: leaves out what a flush would, but only from memory.
+    fn compact_memstore(&mut self, fams: &[Family]) {
+        let dropped = self.drop_hidden(fams);
+        self.compacted_away.extend(dropped);
+    }
+
+    /// A reopen without a flush: the WAL replay puts back what in-memory compactions
+    /// left out (in write order within each column, as `record` keeps them).
+    fn replay(&mut self) {
+        for (key, e) in self.compacted_away.drain(..) {
+            let entries = self.cells.entry(key).or_default();
+            entries.push(e);
+            entries.sort_by_key(|e| e.n);
+        }
+    }
+
     /// What a flush with `memstore.drop_hidden_versions` leaves out, computed naively:
     /// per family, of the memstore's puts (written since the last flush), those hidden
     /// by the memstore's own markers, older writes at a timestamp, and, if the family's
     /// files hold no marker, those with `max_versions` newer versions in the memstore.
-    fn flush(&mut self, fams: &[Family]) {
+    /// Removes them and returns them.
+    fn drop_hidden(&mut self, fams: &[Family]) -> Vec<(Column, Entry)> {
         let flushed = self.flushed_seq;
+        let mut removed = Vec::new();
         for f in fams {
             let files_have_markers = self.cells.iter().any(|((_, fam, _), es)| {
                 fam == f.name
@@ -312,14 +349,18 @@ impl Oracle {
                     }
                     let entries = self.cells.get_mut(&key).unwrap();
                     let mut i = 0;
-                    entries.retain(|_| {
+                    entries.retain(|e| {
                         i += 1;
-                        !drop.contains(&(i - 1))
+                        let gone = drop.contains(&(i - 1));
+                        if gone {
+                            removed.push((key.clone(), e.clone()));
+                        }
+                        !gone
                     });
                 }
             }
         }
-        self.flushed_seq = self.seq;
+        removed
     }
 
     fn record(&mut self, row: &[u8], fam: &str, q: &[u8], ts: u64, kind: CellType, value: Bytes) {
@@ -331,7 +372,9 @@ impl Oracle {
                 kind,
                 seq: self.seq,
                 value,
+                n: self.records,
             });
+        self.records += 1;
     }
 }
 
@@ -383,7 +426,7 @@ struct Run {
 
 impl Run {
     /// A directed sequence within the random run: two newer versions of a column, a
-    /// flush, then a delete of the newest one. Whether the older versions come back
+    /// flush or an in-memory compaction, then a delete of the newest one. Whether the older versions come back
     /// depends on what the flush could drop (the files' markers decide), which the
     /// oracle must agree with.
     fn probe_version_delete(&mut self, step: usize) {
@@ -406,7 +449,12 @@ impl Run {
             self.oracle.seq += 1;
             self.oracle.record(&row, fam, q, ts, CellType::Put, value);
         }
-        self.flush();
+        // A flush or an in-memory compaction: both leave out the same versions.
+        if self.rng.chance(50) {
+            self.flush();
+        } else {
+            self.compact_memstore();
+        }
         let newest = self.clock_now();
         let m = RowMutation::new(row.clone()).push(Mutation::Delete {
             family: fam.into(),
@@ -437,6 +485,17 @@ impl Run {
         self.region.flush().unwrap();
         if self.drop_hidden {
             self.oracle.flush(&self.fams);
+        }
+    }
+
+    /// An in-memory compaction (even seeds); the memstore must then hold one frozen,
+    /// compacted memstore and nothing else.
+    fn compact_memstore(&mut self) {
+        let done = self.region.compact_memstore().unwrap();
+        self.oracle.compact_memstore(&self.fams);
+        let status = self.region.status();
+        if done.is_some() {
+            assert_eq!(status.frozen_memstores, 1, "seed {}: {status:?}", self.seed);
         }
     }
 
@@ -673,6 +732,8 @@ impl Run {
         self.region.close(flush).unwrap();
         if flush && self.drop_hidden {
             self.oracle.flush(&self.fams);
+        } else {
+            self.oracle.replay();
         }
         self.region = self.engine.open_region(&self.path).unwrap();
     }
@@ -718,6 +779,7 @@ fn run(seed: u64, ops: usize) {
             // More major compactions (which clear the markers) when flushes drop versions.
             930..=939 if r.drop_hidden => r.major_compact(),
             940..=949 if r.drop_hidden => r.probe_version_delete(step),
+            950..=957 if r.drop_hidden => r.compact_memstore(),
             800..=949 => r.check_scan(step),
             950..=979 => r.clock.advance(r.rng.below(8000)),
             980..=988 => r.flush(),

@@ -18,6 +18,8 @@ pub struct EngineSample {
     blocks_read_resident: u64,
     block_bytes_read: u64,
     flushes: u64,
+    memstore_compactions: u64,
+    memstore_compaction_dropped: u64,
     compactions: u64,
     compaction_bytes_read: u64,
     compaction_bytes_written: u64,
@@ -37,6 +39,8 @@ impl EngineSample {
             blocks_read_resident: s.blocks_read_resident,
             block_bytes_read: s.block_bytes_read,
             flushes: s.flushes,
+            memstore_compactions: s.memstore_compactions,
+            memstore_compaction_dropped: s.memstore_compaction_dropped_entries,
             compactions: p.completed,
             compaction_bytes_read: p.bytes_read,
             compaction_bytes_written: p.bytes_written,
@@ -64,6 +68,12 @@ pub struct EngineFigures {
     pub block_bytes_read: u64,
     /// Memstore flushes finished.
     pub flushes: u64,
+    /// In-memory compactions of memstores finished.
+    #[serde(default)]
+    pub memstore_compactions: u64,
+    /// Memstore entries those left out.
+    #[serde(default)]
+    pub memstore_compaction_dropped_entries: u64,
     /// Region compactions finished.
     pub compactions: u64,
     /// Bytes compactions read.
@@ -99,6 +109,9 @@ impl EngineFigures {
             blocks_read_resident: now.blocks_read_resident - before.blocks_read_resident,
             block_bytes_read: now.block_bytes_read - before.block_bytes_read,
             flushes: now.flushes - before.flushes,
+            memstore_compactions: now.memstore_compactions - before.memstore_compactions,
+            memstore_compaction_dropped_entries: now.memstore_compaction_dropped
+                - before.memstore_compaction_dropped,
             compactions: now.compactions - before.compactions,
             compaction_bytes_read: now.compaction_bytes_read - before.compaction_bytes_read,
             compaction_bytes_written: now.compaction_bytes_written
@@ -127,7 +140,8 @@ impl EngineFigures {
         let _ = write!(
             out,
             "# engine: {} gets, block cache {:.1}% hits ({} hits, {} misses), {} blocks read \
-             ({:.1} MiB, {} of them inline from the page cache); {} flushes, {} compactions ({:.0} MiB read, {:.0} MiB written), \
+             ({:.1} MiB, {} of them inline from the page cache); {} flushes, {} in-memory \
+             compactions ({} entries dropped), {} compactions ({:.0} MiB read, {:.0} MiB written), \
              {} pending at the end; {} SSTables ({:.0} MiB), cache holds {:.0} MiB",
             self.gets,
             self.hit_ratio() * 100.0,
@@ -137,6 +151,8 @@ impl EngineFigures {
             mib(self.block_bytes_read),
             self.blocks_read_resident,
             self.flushes,
+            self.memstore_compactions,
+            self.memstore_compaction_dropped_entries,
             self.compactions,
             mib(self.compaction_bytes_read),
             mib(self.compaction_bytes_written),

@@ -299,7 +299,7 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
         hit_ratio(c.hits, c.misses),
     );
     let s = e.stats();
-    let counters: [(&str, &str, u64); 15] = [
+    let counters: [(&str, &str, u64); 17] = [
         (
             "strata_bloom_checks_total",
             "Bloom filter probes made for point reads.",
@@ -355,6 +355,16 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
             "strata_flush_dropped_entries_total",
             "Memstore entries flushes left out (puts no reader could see any more).",
             s.flush_dropped_entries,
+        ),
+        (
+            "strata_memstore_compactions_total",
+            "In-memory compactions of memstores completed.",
+            s.memstore_compactions,
+        ),
+        (
+            "strata_memstore_compaction_dropped_entries_total",
+            "Memstore entries in-memory compactions left out (puts no reader could see any more).",
+            s.memstore_compaction_dropped_entries,
         ),
         (
             "strata_engine_gets_total",

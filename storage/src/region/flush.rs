@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::manifest::Manifest;
 use crate::memstore::Memstore;
+use crate::merge::{MergingIterator, Source};
 use crate::options::FamilyOptions;
 use crate::sstable::{SsTable, SsTableBuilder, SsTableWriteOptions};
 use crate::stats::Stats;
@@ -34,17 +35,22 @@ impl Region {
         let mut manifest = self.manifest.lock();
         self.check_open()?;
         self.freeze();
-        while !self.snapshot().frozen_boundaries.is_empty() {
-            self.flush_oldest(&mut manifest, new_files)?;
+        if !self.snapshot().frozen_boundaries.is_empty() {
+            self.flush_frozen(&mut manifest, new_files)?;
         }
         Ok(())
     }
 
     /// Asks a background thread to flush once the active memstore passes the flush
     /// size, and relieves global pressure above `memstore.global_low`.
+    /// Below the flush size, asks for an in-memory compaction once the active memstores
+    /// pass its threshold.
     pub(crate) fn maybe_request_flush(&self) {
-        if self.active_bytes() >= self.engine.opts.memstore.flush_size.0 {
+        let (active, compacted) = self.unflushed_bytes();
+        if active + compacted >= self.engine.opts.memstore.flush_size.0 {
             self.request_flush();
+        } else {
+            self.maybe_request_memstore_compaction(active);
         }
         if self.engine.memory.global_bytes() >= self.engine.opts.global_low_bytes() {
             self.engine.flush_largest();
@@ -58,13 +64,19 @@ impl Region {
         }
     }
 
-    /// Bytes in the active memstores (not yet frozen).
-    pub(crate) fn active_bytes(&self) -> u64 {
-        self.snapshot()
+    /// Bytes in the active memstores, and in the flat memstores of in-memory compactions
+    /// (frozen, but waiting for no flush: they count towards the flush size).
+    pub(crate) fn unflushed_bytes(&self) -> (u64, u64) {
+        let st = self.snapshot();
+        let active = st.stores.values().map(|s| s.active.size_bytes()).sum();
+        let compacted = st
             .stores
             .values()
-            .map(|s| s.active.size_bytes())
-            .sum()
+            .flat_map(|s| s.frozen.iter())
+            .filter(|m| m.is_flat())
+            .map(|m| m.size_bytes())
+            .sum();
+        (active, compacted)
     }
 
     /// Flushes if the oldest unflushed edit is older than `memstore.flush_interval`.
@@ -77,16 +89,24 @@ impl Region {
             .snapshot()
             .stores
             .values()
-            .filter_map(|s| s.active.first_insert_ms())
+            .flat_map(|s| std::iter::once(&s.active).chain(s.frozen.iter()))
+            .filter_map(|m| m.first_insert_ms())
             .min();
         if oldest.is_some_and(|t| now_ms.saturating_sub(t) >= interval) {
             self.request_flush();
         }
     }
 
-    /// Entry point of the background flush threads.
-    pub(crate) fn run_requested_flush(&self) {
-        self.flush_requested.store(false, Ordering::Release);
+    /// Entry point of the background flush threads: a requested flush, then a requested
+    /// in-memory compaction (a region is queued once per request kind).
+    pub(crate) fn run_requested_work(&self) {
+        if self.flush_requested.swap(false, Ordering::AcqRel) {
+            self.run_requested_flush();
+        }
+        self.run_requested_memstore_compaction();
+    }
+
+    fn run_requested_flush(&self) {
         if self.check_open().is_err() {
             return;
         }
@@ -126,7 +146,7 @@ impl Region {
     }
 
     /// Moves every active memstore to the frozen list. Returns false if all were empty.
-    fn freeze(&self) -> bool {
+    pub(super) fn freeze(&self) -> bool {
         let _w = self.write_lock.lock();
         let mut state = self.state.write();
         if state.stores.values().all(|s| s.active.is_empty()) {
@@ -142,19 +162,21 @@ impl Region {
         true
     }
 
-    /// Writes the oldest frozen generation (manifest lock held). On any failure the
-    /// files it wrote are deleted and the generation stays frozen for the next attempt.
-    fn flush_oldest(
+    /// Writes every frozen generation, merged, as one SSTable per store (manifest lock
+    /// held). There is more than one after an in-memory compaction (its flat memstore
+    /// and the memstore frozen since) or after a failed flush. On any failure the files
+    /// it wrote are deleted and the generations stay frozen for the next attempt.
+    fn flush_frozen(
         &self,
         manifest: &mut Manifest,
         new_files: &mut Vec<(Arc<FamilyOptions>, Arc<SsTable>)>,
     ) -> Result<()> {
         let started = Instant::now();
         let st = self.snapshot();
-        let Some(&boundary) = st.frozen_boundaries.last() else {
+        let Some(&boundary) = st.frozen_boundaries.first() else {
             return Ok(());
         };
-        // Every entry of the generation is final (its write acknowledged or failed)
+        // Every entry of the generations is final (its write acknowledged or failed)
         // before the flush judges what readers can see, and before the file replaces
         // the memstore: a reader that finds the file has a read point past all of it,
         // so a put the flush leaves out is hidden for that reader too.
@@ -170,15 +192,12 @@ impl Region {
             Err(e)
         };
         for (family, store) in &st.stores {
-            let Some(mem) = store.frozen.last() else {
-                continue;
-            };
-            freed += mem.size_bytes();
-            if mem.is_empty() {
+            freed += store.frozen.iter().map(|m| m.size_bytes()).sum::<u64>();
+            if store.frozen.iter().all(|m| m.is_empty()) {
                 continue;
             }
             let fam = String::from_utf8_lossy(family).into_owned();
-            match self.write_memstore(manifest, &fam, store, mem) {
+            match self.write_memstore(manifest, &fam, store) {
                 Ok((table, id, size, left_out)) => {
                     flushed_bytes += size;
                     dropped += left_out;
@@ -208,10 +227,13 @@ impl Region {
         {
             let mut state = self.state.write();
             let mut next: RegionState = (**state).clone();
+            // Only this flush and in-memory compactions (both under the manifest lock)
+            // change the frozen lists, so they are still those of `st`.
+            debug_assert_eq!(next.frozen_boundaries, st.frozen_boundaries);
             for store in next.stores.values_mut() {
-                store.frozen.pop();
+                store.frozen.clear();
             }
-            next.frozen_boundaries.pop();
+            next.frozen_boundaries.clear();
             for (family, table, _) in &written {
                 if let Some(store) = next.stores.get_mut(family) {
                     store.files.insert(0, table.clone());
@@ -226,6 +248,10 @@ impl Region {
             }
         }
         self.release_memstore(freed);
+        // A fresh start for adaptive in-memory compaction: the data it found not worth
+        // compacting is on disk now.
+        self.memstore_compaction_paused
+            .store(false, Ordering::Release);
         // Start a new segment so the one holding the flushed edits can be deleted now.
         self.wal.roll()?;
         self.wal.mark_flushed(boundary)?;
@@ -257,14 +283,13 @@ impl Region {
         }
     }
 
-    /// Writes one frozen memstore as an SSTable; returns it, its id, its size and the
-    /// entries left out (counted once the flush is recorded).
+    /// Writes the store's frozen memstores, merged, as one SSTable; returns it, its id,
+    /// its size and the entries left out (counted once the flush is recorded).
     fn write_memstore(
         &self,
         manifest: &mut Manifest,
         fam: &str,
         store: &super::StoreState,
-        mem: &Memstore,
     ) -> Result<(Arc<SsTable>, u64, u64, u64)> {
         let id = self.allocate_file_id(manifest, fam);
         let path = Manifest::sstable_path(&self.dir, fam, id);
@@ -273,15 +298,11 @@ impl Region {
             compression: store.options.compression,
             bloom: store.options.bloom,
             bloom_fp_rate: store.options.bloom_fp_rate,
-            expected_entries: mem.len(),
+            expected_entries: store.frozen.iter().map(|m| m.len()).sum(),
         };
         // Versions past max_versions may go only while no other source of the store
         // holds a marker that could hide one of the newer versions kept here.
         let count_versions = store.active.delete_markers() == 0
-            && store
-                .frozen
-                .iter()
-                .all(|m| std::ptr::eq(Arc::as_ptr(m), mem) || m.delete_markers() == 0)
             && store
                 .files
                 .iter()
@@ -293,7 +314,8 @@ impl Region {
             .drop_hidden_versions
             .then(|| FlushFilter::new(&store.options, count_versions));
         let mut builder = SsTableBuilder::create(&path, opts)?;
-        let mut it = mem.iter();
+        let children: Vec<Source<'_>> = store.frozen.iter().map(|m| m.iter().into()).collect();
+        let mut it = MergingIterator::new(children);
         it.seek_to_first()?;
         let mut dropped = 0u64;
         while it.valid() {

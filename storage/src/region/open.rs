@@ -146,6 +146,8 @@ impl Region {
             writes_fenced: AtomicBool::new(false),
             failure: Mutex::new(None),
             flush_requested: AtomicBool::new(false),
+            memstore_compaction_requested: AtomicBool::new(false),
+            memstore_compaction_paused: AtomicBool::new(false),
             self_ref: weak.clone(),
             compaction_lock: Mutex::new(()),
             compaction_queued: AtomicBool::new(false),
