@@ -58,9 +58,10 @@ pub enum InMemoryCompaction {
     /// Every time the active memstore passes the in-memory flush threshold (HBase's
     /// EAGER).
     Eager,
-    /// As `eager`, but a compaction that left out under 10% of the entries it was given
-    /// stops them until the region's next flush: data without overwritten versions is
-    /// not copied again and again (in the spirit of HBase's ADAPTIVE).
+    /// As `eager`, but after a compaction that left out under 10% of the entries frozen
+    /// for it, the next one waits for twice as much active data (again and again, until
+    /// a compaction drops more or the region flushes): new rows without overwritten
+    /// versions are not copied over and over (in the spirit of HBase's ADAPTIVE).
     #[default]
     Adaptive,
 }
@@ -365,9 +366,10 @@ pub struct MemstoreOptions {
     /// Costs a background copy of the memstore's entry headers (not of keys or values).
     pub in_memory_compaction: InMemoryCompaction,
     /// The active memstore size, as a fraction of `flush_size`, at which an in-memory
-    /// compaction starts (HBase's `hbase.memstore.inmemoryflush.threshold.factor`).
-    /// Default 0.0625 (8 MiB of a 128 MiB flush size); in (0, 1]. Smaller keeps hot
-    /// rows leaner at the price of more frequent merges.
+    /// compaction starts (HBase's `hbase.memstore.inmemoryflush.threshold.factor`, same
+    /// default 0.014: 1.8 MiB of a 128 MiB flush size); in (0, 1]. Smaller keeps the
+    /// skiplist that reads search small and hot rows lean, at the price of more frequent
+    /// merges (each copies the flat memstore's entry headers).
     pub in_memory_flush_factor: f64,
 }
 
@@ -393,7 +395,7 @@ impl Default for MemstoreOptions {
             stall_timeout: Duration::from_secs(10),
             drop_hidden_versions: true,
             in_memory_compaction: InMemoryCompaction::Adaptive,
-            in_memory_flush_factor: 0.0625,
+            in_memory_flush_factor: 0.014,
         }
     }
 }

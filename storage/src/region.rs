@@ -24,7 +24,7 @@ mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
@@ -119,9 +119,9 @@ pub struct Region {
     flush_requested: AtomicBool,
     /// An in-memory compaction is queued (at most once at a time).
     memstore_compaction_requested: AtomicBool,
-    /// Set by an adaptive in-memory compaction that found little to drop; cleared by the
-    /// next flush.
-    memstore_compaction_paused: AtomicBool,
+    /// Doublings of the in-memory flush size the next in-memory compaction waits for:
+    /// raised by adaptive ones that found little to drop, reset by a good one or a flush.
+    memstore_compaction_backoff: AtomicU32,
     self_ref: Weak<Region>,
     /// One compaction of this region at a time.
     compaction_lock: Mutex<()>,

@@ -250,8 +250,7 @@ impl Region {
         self.release_memstore(freed);
         // A fresh start for adaptive in-memory compaction: the data it found not worth
         // compacting is on disk now.
-        self.memstore_compaction_paused
-            .store(false, Ordering::Release);
+        self.memstore_compaction_backoff.store(0, Ordering::Release);
         // Start a new segment so the one holding the flushed edits can be deleted now.
         self.wal.roll()?;
         self.wal.mark_flushed(boundary)?;

@@ -37,8 +37,11 @@ use crate::stats::Stats;
 use crate::visibility::FlushFilter;
 
 /// An adaptive compaction that leaves out less than this share of the entries frozen
-/// for it (1 in 10) stops further ones until the region's next flush.
+/// for it (1 in 10) doubles the active memstore size the next one waits for.
 const ADAPTIVE_MIN_DROPPED_DIVISOR: u64 = 10;
+
+/// Most doublings of that size (past a few the flush size is reached first anyway).
+const ADAPTIVE_MAX_BACKOFF: u32 = 16;
 
 /// What one in-memory compaction did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -140,13 +143,21 @@ impl Region {
         *state = Arc::new(next);
     }
 
+    /// Active memstore bytes at which the next in-memory compaction is due: the
+    /// in-memory flush size, doubled for each adaptive backoff. `None` when they are off.
+    fn memstore_compaction_due_bytes(&self) -> Option<u64> {
+        let threshold = self.engine.opts.memstore.in_memory_flush_bytes()?;
+        let backoff = self.memstore_compaction_backoff.load(Ordering::Acquire);
+        Some(threshold.saturating_mul(1 << backoff.min(ADAPTIVE_MAX_BACKOFF)))
+    }
+
     /// Asks a background thread for an in-memory compaction once the active memstores
     /// pass the in-memory flush size (called after writes, below the flush size).
     pub(crate) fn maybe_request_memstore_compaction(&self, active_bytes: u64) {
-        let Some(threshold) = self.engine.opts.memstore.in_memory_flush_bytes() else {
-            return;
-        };
-        if active_bytes < threshold || self.memstore_compaction_paused.load(Ordering::Acquire) {
+        if self
+            .memstore_compaction_due_bytes()
+            .is_none_or(|due| active_bytes < due)
+        {
             return;
         }
         if !self
@@ -168,24 +179,30 @@ impl Region {
         }
         let opts = &self.engine.opts.memstore;
         // Judged again now: a request made while the last compaction was starting finds
-        // its work done, or the region paused.
+        // its work done, or the size due raised.
         let (active, _) = self.unflushed_bytes();
-        let threshold = opts.in_memory_flush_bytes().unwrap_or(u64::MAX);
-        if active < threshold || self.memstore_compaction_paused.load(Ordering::Acquire) {
+        if self
+            .memstore_compaction_due_bytes()
+            .is_none_or(|due| active < due)
+        {
             return;
         }
         match self.compact_memstore() {
-            Ok(Some(done)) => {
-                let unprofitable = done.dropped() < done.entries_new / ADAPTIVE_MIN_DROPPED_DIVISOR;
-                if opts.in_memory_compaction == InMemoryCompaction::Adaptive && unprofitable {
-                    self.memstore_compaction_paused
-                        .store(true, Ordering::Release);
+            Ok(Some(done)) if opts.in_memory_compaction == InMemoryCompaction::Adaptive => {
+                // Little to drop (new rows, not rewrites): wait for twice the data before
+                // the next try, as redundancy grows with the memstore; a good one resets.
+                let backoff = &self.memstore_compaction_backoff;
+                if done.dropped() < done.entries_new / ADAPTIVE_MIN_DROPPED_DIVISOR {
+                    let b = backoff.load(Ordering::Acquire);
+                    backoff.store((b + 1).min(ADAPTIVE_MAX_BACKOFF), Ordering::Release);
                     tracing::debug!(region = %self.name, dropped = done.dropped(),
-                        entries_new = done.entries_new,
-                        "in-memory compaction paused until the next flush: little to drop");
+                        entries_new = done.entries_new, backoff = b + 1,
+                        "in-memory compaction found little to drop; the next waits for more");
+                } else {
+                    backoff.store(0, Ordering::Release);
                 }
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(crate::error::Error::Closed(_)) => {}
             Err(e) => {
                 tracing::warn!(region = %self.name, error = %e, "in-memory compaction failed");

@@ -181,10 +181,12 @@ fn a_flush_after_compactions_writes_one_file_and_a_replay_reads_the_same() {
     assert_eq!(everything(&region), expected);
 }
 
-/// Writes rows until `bytes` more are in the active memstores; `hot` rewrites one row.
+/// Writes rows until `bytes` more are in the active memstores, or until an in-memory
+/// compaction empties them; `hot` rewrites one row.
 fn write_until(region: &Region, bytes: u64, hot: bool, next: &mut u64) {
     let start = region.unflushed_bytes().0;
-    while region.unflushed_bytes().0 < start + bytes {
+    let mut last = start;
+    while last < start + bytes {
         let row = if hot {
             "hot".to_owned()
         } else {
@@ -193,10 +195,11 @@ fn write_until(region: &Region, bytes: u64, hot: bool, next: &mut u64) {
         let m = RowMutation::new(row).put("b", "q", vec![b'v'; 200]);
         region.mutate(&m, None).unwrap();
         *next += 1;
-        // A compaction that emptied the active memstore restarts the count.
-        if region.unflushed_bytes().0 < start {
+        let now = region.unflushed_bytes().0;
+        if now < last {
             break;
         }
+        last = now;
     }
 }
 
@@ -236,35 +239,46 @@ fn the_background_trigger_compacts_rewritten_rows() {
         stats.memstore_compaction_dropped_entries * 10 > n * 9,
         "nearly every rewrite of the row dropped: {stats:?} after {n} writes"
     );
-    assert!(!region.memstore_compaction_paused.load(Ordering::Acquire));
+    assert_eq!(backoff(&region), 0);
     assert_eq!(stats.flushes, 0, "the memstore stayed under the flush size");
     let row = region.get(&Get::new("hot")).unwrap().unwrap();
     assert_eq!(row.cells.len(), 1);
 }
 
+fn backoff(region: &Region) -> u32 {
+    region.memstore_compaction_backoff.load(Ordering::Acquire)
+}
+
 #[test]
-fn adaptive_pauses_on_new_rows_until_the_next_flush_and_eager_does_not() {
+fn adaptive_waits_longer_after_each_compaction_of_new_rows_and_eager_does_not() {
     for policy in [InMemoryCompaction::Adaptive, InMemoryCompaction::Eager] {
+        let adaptive = policy == InMemoryCompaction::Adaptive;
         let (_dir, engine, region) = open(policy);
         let mut n = 0;
+        // New rows only: nothing to drop.
         write_until(&region, 20 * 1024, false, &mut n);
         wait_for_compactions(&engine, 1);
         wait_idle(&region);
         assert_eq!(engine.stats().memstore_compaction_dropped_entries, 0);
-        let paused = region.memstore_compaction_paused.load(Ordering::Acquire);
-        assert_eq!(paused, policy == InMemoryCompaction::Adaptive, "{policy:?}");
+        assert_eq!(backoff(&region), u32::from(adaptive), "{policy:?}");
         write_until(&region, 20 * 1024, false, &mut n);
-        if policy == InMemoryCompaction::Eager {
+        if !adaptive {
             wait_for_compactions(&engine, 2);
+            assert_eq!(backoff(&region), 0);
             continue;
         }
+        // 20 KiB is under the doubled 32 KiB: no compaction; past it, one.
         wait_idle(&region);
-        assert_eq!(engine.stats().memstore_compactions, 1, "paused");
-        // A flush ends the pause.
-        region.flush().unwrap();
-        assert!(!region.memstore_compaction_paused.load(Ordering::Acquire));
-        write_until(&region, 20 * 1024, false, &mut n);
+        assert_eq!(engine.stats().memstore_compactions, 1, "backed off");
+        write_until(&region, 16 * 1024, false, &mut n);
         wait_for_compactions(&engine, 2);
+        wait_idle(&region);
+        assert_eq!(backoff(&region), 2);
+        // A flush starts over.
+        region.flush().unwrap();
+        assert_eq!(backoff(&region), 0);
+        write_until(&region, 20 * 1024, false, &mut n);
+        wait_for_compactions(&engine, 3);
         let rows = region.scan_all(&Scan::new()).unwrap();
         assert_eq!(rows.len() as u64, n);
     }
@@ -282,6 +296,7 @@ fn no_background_compaction_when_off_or_when_flushes_keep_every_version() {
     opts.memstore.drop_hidden_versions = false;
     assert_eq!(opts.memstore.in_memory_flush_bytes(), None);
     opts.memstore.drop_hidden_versions = true;
+    opts.memstore.in_memory_flush_factor = 0.0625;
     assert_eq!(opts.memstore.in_memory_flush_bytes(), Some(16 * 1024));
     opts.memstore.in_memory_flush_factor = 0.0;
     let err = opts.validate().unwrap_err().to_string();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -147,7 +147,7 @@ impl Region {
             failure: Mutex::new(None),
             flush_requested: AtomicBool::new(false),
             memstore_compaction_requested: AtomicBool::new(false),
-            memstore_compaction_paused: AtomicBool::new(false),
+            memstore_compaction_backoff: AtomicU32::new(0),
             self_ref: weak.clone(),
             compaction_lock: Mutex::new(()),
             compaction_queued: AtomicBool::new(false),
