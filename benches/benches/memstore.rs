@@ -1,5 +1,6 @@
 //! Memstore micro-benchmarks: insert into a skiplist already holding 50k entries, and a
-//! point seek (the memstore half of a get) in one holding 100k rows.
+//! point seek (the memstore half of a get) in one holding 100k rows, as a skiplist and
+//! as the flat memstore an in-memory compaction makes of it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -77,17 +78,32 @@ fn seek(c: &mut Criterion) {
         .into_iter()
         .map(|r| row_start_key(&row(r)))
         .collect();
+    let flat = {
+        let mut entries = Vec::with_capacity(ROWS as usize);
+        let mut it = m.iter();
+        it.seek_to_first().expect("seek");
+        while it.valid() {
+            entries.push((Bytes::copy_from_slice(it.key()), it.value_bytes()));
+            it.next().expect("next");
+        }
+        Memstore::flat(entries, 1)
+    };
     let mut g = c.benchmark_group("memstore");
     g.throughput(Throughput::Elements(1));
-    let mut i = 0;
-    g.bench_function("get_seek_100k_rows", |b| {
-        b.iter(|| {
-            let mut it = m.iter();
-            it.seek(&targets[i & 4095]).expect("seek");
-            i += 1;
-            black_box((it.key(), it.value()));
-        })
-    });
+    for (name, mem) in [
+        ("get_seek_100k_rows", &m),
+        ("flat_get_seek_100k_rows", &flat),
+    ] {
+        let mut i = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut it = mem.iter();
+                it.seek(&targets[i & 4095]).expect("seek");
+                i += 1;
+                black_box((it.key(), it.value()));
+            })
+        });
+    }
     g.finish();
 }
 

@@ -59,9 +59,10 @@ pub enum InMemoryCompaction {
     /// EAGER).
     Eager,
     /// As `eager`, but after a compaction that left out under 10% of the entries frozen
-    /// for it, the next one waits for twice as much active data (again and again, until
-    /// a compaction drops more or the region flushes): new rows without overwritten
-    /// versions are not copied over and over (in the spirit of HBase's ADAPTIVE).
+    /// for it, the next one waits for twice as much active data (again after each such
+    /// one; a compaction that drops more starts over, a flush takes one step back): new
+    /// rows without overwritten versions are not copied over and over (in the spirit of
+    /// HBase's ADAPTIVE).
     #[default]
     Adaptive,
 }

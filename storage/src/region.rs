@@ -120,7 +120,8 @@ pub struct Region {
     /// An in-memory compaction is queued (at most once at a time).
     memstore_compaction_requested: AtomicBool,
     /// Doublings of the in-memory flush size the next in-memory compaction waits for:
-    /// raised by adaptive ones that found little to drop, reset by a good one or a flush.
+    /// raised by adaptive ones that found little to drop, reset by a good one, lowered
+    /// by one per flush.
     memstore_compaction_backoff: AtomicU32,
     self_ref: Weak<Region>,
     /// One compaction of this region at a time.

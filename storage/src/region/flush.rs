@@ -248,9 +248,15 @@ impl Region {
             }
         }
         self.release_memstore(freed);
-        // A fresh start for adaptive in-memory compaction: the data it found not worth
-        // compacting is on disk now.
-        self.memstore_compaction_backoff.store(0, Ordering::Release);
+        // Adaptive in-memory compaction tries a little sooner in the next memstore: the
+        // data it found not worth compacting is on disk now. One step per flush, so a
+        // load of new rows settles at about one try per flush while a switch to rewrites
+        // is found within a few flushes.
+        let _ = self.memstore_compaction_backoff.fetch_update(
+            Ordering::AcqRel,
+            Ordering::Acquire,
+            |b| Some(b.saturating_sub(1)),
+        );
         // Start a new segment so the one holding the flushed edits can be deleted now.
         self.wal.roll()?;
         self.wal.mark_flushed(boundary)?;

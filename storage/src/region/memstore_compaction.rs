@@ -190,7 +190,8 @@ impl Region {
         match self.compact_memstore() {
             Ok(Some(done)) if opts.in_memory_compaction == InMemoryCompaction::Adaptive => {
                 // Little to drop (new rows, not rewrites): wait for twice the data before
-                // the next try, as redundancy grows with the memstore; a good one resets.
+                // the next try, as redundancy grows with the memstore; a good one resets
+                // (and each flush takes one step back).
                 let backoff = &self.memstore_compaction_backoff;
                 if done.dropped() < done.entries_new / ADAPTIVE_MIN_DROPPED_DIVISOR {
                     let b = backoff.load(Ordering::Acquire);

@@ -274,10 +274,10 @@ fn adaptive_waits_longer_after_each_compaction_of_new_rows_and_eager_does_not() 
         wait_for_compactions(&engine, 2);
         wait_idle(&region);
         assert_eq!(backoff(&region), 2);
-        // A flush starts over.
+        // A flush takes one step back: the next waits for 32 KiB again.
         region.flush().unwrap();
-        assert_eq!(backoff(&region), 0);
-        write_until(&region, 20 * 1024, false, &mut n);
+        assert_eq!(backoff(&region), 1);
+        write_until(&region, 36 * 1024, false, &mut n);
         wait_for_compactions(&engine, 3);
         let rows = region.scan_all(&Scan::new()).unwrap();
         assert_eq!(rows.len() as u64, n);
