@@ -58,7 +58,8 @@ fn row_stripe(row: &[u8]) -> usize {
 pub(crate) struct StoreState {
     pub options: Arc<FamilyOptions>,
     pub active: Arc<Memstore>,
-    /// Frozen memstores waiting for flush, newest first.
+    /// Frozen memstores, newest first: waiting for a flush, or the flat output of an
+    /// in-memory compaction (one, until a flush freezes the active memstore beside it).
     pub frozen: Vec<Arc<Memstore>>,
     /// Live SSTables, newest first.
     pub files: Vec<Arc<SsTable>>,
@@ -79,7 +80,8 @@ pub struct RegionStatus {
     pub name: String,
     /// Bytes in active and frozen memstores.
     pub memstore_bytes: u64,
-    /// Frozen memstores waiting for flush.
+    /// Frozen memstore generations: waiting for a flush, or the flat output of an
+    /// in-memory compaction (one per store).
     pub frozen_memstores: usize,
     /// Live SSTables per family.
     pub store_files: BTreeMap<String, usize>,

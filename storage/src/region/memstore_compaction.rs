@@ -74,8 +74,20 @@ impl Region {
     /// governs the background trigger); drops only what `memstore.drop_hidden_versions`
     /// allows (nothing when it is off).
     pub fn compact_memstore(&self) -> Result<Option<MemstoreCompaction>> {
+        self.compact_memstore_when(|_| true)
+    }
+
+    /// [`compact_memstore`](Self::compact_memstore) if `due(active bytes)` still holds
+    /// once the manifest lock is held (a flush may have run while this waited for it).
+    fn compact_memstore_when(
+        &self,
+        due: impl FnOnce(u64) -> bool,
+    ) -> Result<Option<MemstoreCompaction>> {
         let _manifest = self.manifest.lock();
         self.check_open()?;
+        if !due(self.unflushed_bytes().0) {
+            return Ok(None);
+        }
         self.freeze();
         let st = self.snapshot();
         let Some(&boundary) = st.frozen_boundaries.first() else {
@@ -102,9 +114,10 @@ impl Region {
         outcome.bytes_before = frozen_bytes(&st);
         outcome.bytes_after = merged.iter().map(|(_, m)| m.size_bytes()).sum();
         self.install_compacted(&st, merged, boundary);
-        // The flat memstores replace the frozen ones in the region's count.
-        self.release_memstore(outcome.bytes_before);
+        // The flat memstores replace the frozen ones in the region's count (charged
+        // first, so the count never dips below what is held).
         self.charge_memstore(outcome.bytes_after);
+        self.release_memstore(outcome.bytes_before);
         let stats = &self.engine.stats;
         Stats::add(&stats.memstore_compactions, 1);
         Stats::add(
@@ -178,16 +191,13 @@ impl Region {
             return;
         }
         let opts = &self.engine.opts.memstore;
-        // Judged again now: a request made while the last compaction was starting finds
-        // its work done, or the size due raised.
-        let (active, _) = self.unflushed_bytes();
-        if self
-            .memstore_compaction_due_bytes()
-            .is_none_or(|due| active < due)
-        {
-            return;
-        }
-        match self.compact_memstore() {
+        // Judged again under the manifest lock: a request made while the last compaction
+        // or a flush ran finds its work done, or the size due raised.
+        let due = |active| {
+            self.memstore_compaction_due_bytes()
+                .is_some_and(|due| active >= due)
+        };
+        match self.compact_memstore_when(due) {
             Ok(Some(done)) if opts.in_memory_compaction == InMemoryCompaction::Adaptive => {
                 // Little to drop (new rows, not rewrites): wait for twice the data before
                 // the next try, as redundancy grows with the memstore; a good one resets
