@@ -335,6 +335,11 @@ impl<'a> FlushFilter<'a> {
         }
     }
 
+    /// True if the entry with this encoded key is kept by `filter`, or there is none.
+    pub(crate) fn keeps(filter: Option<&mut Self>, key: &[u8]) -> Result<bool> {
+        filter.map_or(Ok(true), |f| f.keep(key))
+    }
+
     /// True if the entry with this encoded key goes into the flushed file.
     pub(crate) fn keep(&mut self, key: &[u8]) -> Result<bool> {
         let Some(ts) = self.walk.step(key)? else {

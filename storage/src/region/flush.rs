@@ -273,6 +273,26 @@ impl Region {
     }
 }
 
+impl super::StoreState {
+    /// The store's frozen memstores merged (positioned at the first entry), and the
+    /// filter of what a flush or an in-memory compaction leaves out of them (`None`
+    /// without `drop_hidden`).
+    pub(super) fn frozen_merged(
+        &self,
+        drop_hidden: bool,
+    ) -> Result<(MergingIterator<'_>, Option<FlushFilter<'_>>)> {
+        // Versions past max_versions may go only while no source outside the merge holds
+        // a marker that could hide one of the newer versions kept.
+        let count_versions = self.active.delete_markers() == 0
+            && self.files.iter().all(|f| f.meta().delete_marker_count == 0);
+        let filter = drop_hidden.then(|| FlushFilter::new(&self.options, count_versions));
+        let children: Vec<Source<'_>> = self.frozen.iter().map(|m| m.iter().into()).collect();
+        let mut it = MergingIterator::new(children);
+        it.seek_to_first()?;
+        Ok((it, filter))
+    }
+}
+
 impl Region {
     /// Hands out a file id from the live manifest (so a failed attempt never reuses
     /// one), skipping ids whose file exists (left by a failed attempt).
@@ -305,30 +325,12 @@ impl Region {
             bloom_fp_rate: store.options.bloom_fp_rate,
             expected_entries: store.frozen.iter().map(|m| m.len()).sum(),
         };
-        // Versions past max_versions may go only while no other source of the store
-        // holds a marker that could hide one of the newer versions kept here.
-        let count_versions = store.active.delete_markers() == 0
-            && store
-                .files
-                .iter()
-                .all(|f| f.meta().delete_marker_count == 0);
-        let mut filter = self
-            .engine
-            .opts
-            .memstore
-            .drop_hidden_versions
-            .then(|| FlushFilter::new(&store.options, count_versions));
+        let drop_hidden = self.engine.opts.memstore.drop_hidden_versions;
+        let (mut it, mut filter) = store.frozen_merged(drop_hidden)?;
         let mut builder = SsTableBuilder::create(&path, opts)?;
-        let children: Vec<Source<'_>> = store.frozen.iter().map(|m| m.iter().into()).collect();
-        let mut it = MergingIterator::new(children);
-        it.seek_to_first()?;
         let mut dropped = 0u64;
         while it.valid() {
-            let keep = match filter.as_mut() {
-                Some(f) => f.keep(it.key())?,
-                None => true,
-            };
-            if keep {
+            if FlushFilter::keeps(filter.as_mut(), it.key())? {
                 builder.add(it.key(), it.value())?;
             } else {
                 dropped += 1;

@@ -31,7 +31,7 @@ use super::{Region, RegionState, StoreState};
 use crate::error::Result;
 use crate::iterator::InternalIterator;
 use crate::memstore::Memstore;
-use crate::merge::{MergingIterator, Source};
+use crate::merge::Source;
 use crate::options::InMemoryCompaction;
 use crate::stats::Stats;
 use crate::visibility::FlushFilter;
@@ -253,24 +253,11 @@ fn compact_store(
         .filter(|m| !m.is_flat())
         .map(|m| m.len() as u64)
         .sum::<u64>();
-    // As for a flush: versions past max_versions may go only while no source outside
-    // the merge holds a marker that could hide one of the newer versions kept.
-    let count_versions = store.active.delete_markers() == 0
-        && store
-            .files
-            .iter()
-            .all(|f| f.meta().delete_marker_count == 0);
-    let mut filter = drop_hidden.then(|| FlushFilter::new(&store.options, count_versions));
-    let children: Vec<Source<'_>> = store.frozen.iter().map(|m| m.iter().into()).collect();
-    let mut it = MergingIterator::new(children);
-    it.seek_to_first()?;
+    // The same merge and filter as a flush's.
+    let (mut it, mut filter) = store.frozen_merged(drop_hidden)?;
     let mut kept = Vec::with_capacity(usize::try_from(entries_in).unwrap_or(0));
     while it.valid() {
-        let keep = match filter.as_mut() {
-            Some(f) => f.keep(it.key())?,
-            None => true,
-        };
-        if keep {
+        if FlushFilter::keeps(filter.as_mut(), it.key())? {
             let entry = match it.current_source() {
                 Some(Source::Memstore(m)) => Memstore::entry_bytes(m),
                 _ => None,
