@@ -25,7 +25,7 @@ use quick_cache::sync::{Cache, GuardResult};
 use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use crate::error::Result;
-use crate::sstable::Block;
+use crate::sstable::{Block, BlockBuffers};
 
 /// Bytes charged per cached block on top of its data: the `Block` and `Arc` headers and
 /// the cache's own entry, roughly.
@@ -88,6 +88,9 @@ pub struct BlockCacheStats {
     pub evictions: u64,
     /// Blocks inserted.
     pub inserts: u64,
+    /// Block reads that decompressed or copied into a dropped block's buffer instead of
+    /// a new, zeroed one (see `sstable/buffers.rs`).
+    pub buffers_reused: u64,
 }
 
 /// The shared block cache. See the module docs.
@@ -99,6 +102,8 @@ pub struct BlockCache {
     misses: AtomicU64,
     inserts: AtomicU64,
     evictions: Arc<AtomicU64>,
+    /// Buffers of dropped blocks, for the next block read.
+    buffers: Arc<BlockBuffers>,
 }
 
 impl std::fmt::Debug for BlockCache {
@@ -130,7 +135,14 @@ impl BlockCache {
             misses: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
             evictions,
+            buffers: Arc::default(),
         })
+    }
+
+    /// The pool the blocks read for this cache take their buffers from and return them
+    /// to.
+    pub fn buffers(&self) -> &Arc<BlockBuffers> {
+        &self.buffers
     }
 
     /// True unless the capacity is 0.
@@ -255,6 +267,7 @@ impl BlockCache {
             misses: self.misses.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
             inserts: self.inserts.load(Ordering::Relaxed),
+            buffers_reused: self.buffers.reused(),
         }
     }
 }

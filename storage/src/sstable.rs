@@ -13,7 +13,7 @@
 //! `Error::Corruption` naming the file and the offset of the block, never a panic or a
 //! wrong answer. Submodules: `codec` (varints, handles), `frame` (compression and
 //! checksum envelope), `block` (prefix-compressed sorted blocks), `index`, `bloom`,
-//! `meta`, `footer`, `builder`, `reader`, `iter`.
+//! `meta`, `footer`, `builder`, `reader`, `iter`, `buffers` (recycled block buffers).
 
 // Decoders read untrusted bytes: no slicing that can panic, no unwraps outside tests.
 #![cfg_attr(
@@ -28,6 +28,7 @@
 
 mod block;
 mod bloom;
+mod buffers;
 mod builder;
 mod codec;
 mod footer;
@@ -49,6 +50,7 @@ mod tests;
 
 pub use block::{Block, RESTART_INTERVAL};
 pub use bloom::{BloomFilter, MAX_BLOOM_KEYS};
+pub use buffers::{BlockBuffers, KEPT_BUFFERS, MAX_KEPT_BUFFER_BYTES};
 pub use builder::{MAX_ENTRY_BYTES, SsTableBuilder, SsTableInfo, SsTableWriteOptions};
 pub use codec::BlockHandle;
 pub use footer::{FOOTER_LEN, FORMAT_VERSION, MAGIC};

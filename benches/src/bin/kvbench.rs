@@ -93,7 +93,8 @@ struct Args {
     /// Bloom filter bits per key (Strata gets the matching fp rate, 0.0082 for 10).
     #[arg(long = "bloom_bits", default_value_t = 10.0)]
     bloom_bits: f64,
-    /// strata, fjall, rocksdb or all (peers only when built with their feature).
+    /// strata, fjall, rocksdb, a comma list of them (run in that order) or all (peers
+    /// only when built with their feature).
     #[arg(long, default_value = "strata")]
     engine: String,
     /// Seed of the key and value generators.
@@ -125,8 +126,18 @@ fn main() -> Result<()> {
     }
     let engines: Vec<String> = match args.engine.as_str() {
         "all" => available_engines().iter().map(|s| s.to_string()).collect(),
-        one => vec![one.to_string()],
+        // A list runs in its order: rotate it between runs so that no engine always
+        // gets the host's first (or last) minutes.
+        list => list.split(',').map(|s| s.trim().to_string()).collect(),
     };
+    for e in &engines {
+        if !available_engines().contains(&e.as_str()) {
+            bail!(
+                "unknown or unbuilt engine {e:?} (this build has: {})",
+                available_engines().join(",")
+            );
+        }
+    }
     let cfg = StoreConfig {
         cache_size_bytes: args.cache_size,
         write_buffer_size_bytes: args.write_buffer_size,

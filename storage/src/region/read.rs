@@ -24,6 +24,14 @@ pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
 /// than this is still returned whole.
 pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
+/// A get copies values shorter than this out of their SSTable block rather than
+/// returning a slice of it, which would keep the whole block buffer (64 KiB by default)
+/// alive as long as the caller keeps the value: past the block cache's accounting, and
+/// out of reach of the buffer recycling of `sstable/buffers.rs`. Scans keep slicing:
+/// their batches are short-lived and bounded, and copying each of many small values
+/// costs them more.
+pub const POINT_READ_COPY_BELOW: usize = 4096;
+
 /// Size of the buffer the row keys of a scan batch are packed into.
 const ROW_ARENA_BYTES: usize = 64 * 1024;
 
@@ -183,7 +191,8 @@ impl Region {
             file.iter_cache_only()
         } else {
             file.iter(true)
-        };
+        }
+        .copy_values_below(POINT_READ_COPY_BELOW);
         it.seek(row_part)?;
         if it.valid() && it.key().starts_with(row_part) {
             return Ok(Some(it));

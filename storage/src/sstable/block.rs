@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::buffers::BlockBuffers;
 use super::codec::{DecodeError, DecodeResult, Reader, put_varint, varint_len};
 use super::heads::KeyHeads;
 
@@ -102,6 +103,18 @@ pub struct Block {
     /// The restart keys' heads, so a seek's binary search reads one small array instead
     /// of an entry per probe (see `heads.rs`).
     heads: KeyHeads,
+    /// Heap bytes of `data`'s buffer (its capacity when it came from a pool).
+    buffer_bytes: usize,
+    /// Where `data`'s buffer goes when the block is dropped (see `buffers.rs`).
+    recycle_to: Option<Arc<BlockBuffers>>,
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(pool) = self.recycle_to.take() {
+            pool.put(std::mem::take(&mut self.data));
+        }
+    }
 }
 
 impl Block {
@@ -124,10 +137,12 @@ impl Block {
             return Err(DecodeError::new("block has entries but no restart point"));
         }
         let mut block = Block {
+            buffer_bytes: data.len(),
             data,
             entries_end,
             num_restarts,
             heads: KeyHeads::default(),
+            recycle_to: None,
         };
         let mut prev: Option<usize> = None;
         for i in 0..num_restarts {
@@ -162,9 +177,17 @@ impl Block {
         Ok(self.data.get(e.delta).unwrap_or_default())
     }
 
+    /// Hands the block's buffer, of `capacity` bytes and taken from `pool`, back to
+    /// `pool` when the block is dropped.
+    pub(crate) fn recycled_to(mut self, pool: Arc<BlockBuffers>, capacity: usize) -> Block {
+        self.buffer_bytes = capacity.max(self.data.len());
+        self.recycle_to = Some(pool);
+        self
+    }
+
     /// Heap bytes held by the block (the block cache's weight).
     pub fn size_bytes(&self) -> usize {
-        self.data.len() + self.heads.size_bytes()
+        self.buffer_bytes + self.heads.size_bytes()
     }
 
     /// True if the block holds no entries.
@@ -212,6 +235,8 @@ pub(crate) fn block_for_test(size_bytes: usize) -> Arc<Block> {
         entries_end: 0,
         num_restarts: 0,
         heads: KeyHeads::default(),
+        buffer_bytes: size_bytes,
+        recycle_to: None,
     })
 }
 

@@ -6,7 +6,7 @@
 //! bloom and meta blocks are always stored raw. The decompressed size stored in a
 //! compressed payload is untrusted and capped at [`MAX_UNCOMPRESSED_BLOCK_BYTES`].
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::codec::{BlockHandle, DecodeError, DecodeResult};
 use crate::options::Compression;
@@ -79,18 +79,34 @@ pub(crate) fn checked_frame(file: &Bytes, handle: BlockHandle) -> DecodeResult<(
 /// slices of `file` unless `copy_raw` asks for a heap copy (for blocks that will live in
 /// the block cache: a slice would pin the mapping and weigh nothing real).
 pub(crate) fn read_frame(file: &Bytes, handle: BlockHandle, copy_raw: bool) -> DecodeResult<Bytes> {
+    read_frame_into(file, handle, copy_raw, BytesMut::zeroed)
+}
+
+/// [`read_frame`], taking the buffer a decompressed (or copied) payload is written to
+/// from `buffer`, which must return exactly the length asked for (initialized bytes of
+/// any value: every one is overwritten).
+pub(crate) fn read_frame_into(
+    file: &Bytes,
+    handle: BlockHandle,
+    copy_raw: bool,
+    buffer: impl FnOnce(usize) -> BytesMut,
+) -> DecodeResult<Bytes> {
     let (payload, kind) = checked_frame(file, handle)?;
     match kind {
-        TYPE_RAW if copy_raw => Ok(Bytes::copy_from_slice(&payload)),
+        TYPE_RAW if copy_raw => {
+            let mut out = buffer(payload.len());
+            out.copy_from_slice(&payload);
+            Ok(out.freeze())
+        }
         TYPE_RAW => Ok(payload),
-        TYPE_LZ4 => decompress(&payload).map(Bytes::from),
+        TYPE_LZ4 => decompress(&payload, buffer).map(BytesMut::freeze),
         other => Err(DecodeError::new(format!(
             "unknown compression type {other}"
         ))),
     }
 }
 
-fn decompress(payload: &[u8]) -> DecodeResult<Vec<u8>> {
+fn decompress(payload: &[u8], buffer: impl FnOnce(usize) -> BytesMut) -> DecodeResult<BytesMut> {
     let (size, body) = lz4_flex::block::uncompressed_size(payload)
         .map_err(|e| DecodeError::new(format!("lz4 size prefix: {e}")))?;
     if size > MAX_UNCOMPRESSED_BLOCK_BYTES {
@@ -98,9 +114,10 @@ fn decompress(payload: &[u8]) -> DecodeResult<Vec<u8>> {
             "decompressed size {size} is over the limit {MAX_UNCOMPRESSED_BLOCK_BYTES}"
         )));
     }
-    let mut out = vec![0u8; size];
+    let mut out = buffer(size);
     let written = lz4_flex::block::decompress_into(body, &mut out)
         .map_err(|e| DecodeError::new(format!("lz4: {e}")))?;
+    // A recycled buffer holds an older block's bytes: all of them must be overwritten.
     if written != size {
         return Err(DecodeError::new(format!(
             "lz4 produced {written} bytes, the block says {size}"

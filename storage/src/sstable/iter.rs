@@ -31,6 +31,8 @@ pub struct SsTableIter {
     upper: Option<Vec<u8>>,
     /// A reference whose half is empty: never valid.
     empty: bool,
+    /// `value_bytes` copies values shorter than this instead of slicing the block.
+    copy_values_below: usize,
 }
 
 impl SsTableIter {
@@ -45,7 +47,18 @@ impl SsTableIter {
             lower,
             upper,
             empty,
+            copy_values_below: 0,
         }
+    }
+
+    /// Makes [`InternalIterator::value_bytes`] copy values shorter than `len` bytes out
+    /// of the block instead of returning a slice of it. A slice keeps the whole block
+    /// buffer alive (and from being recycled, see `buffers.rs`) for as long as the
+    /// caller holds the value, which for a point read's small value costs more memory
+    /// than a copy costs time.
+    pub(crate) fn copy_values_below(mut self, len: usize) -> Self {
+        self.copy_values_below = len;
+        self
     }
 
     pub(crate) fn new_cache_only(table: Arc<SsTable>) -> Self {
@@ -195,9 +208,12 @@ impl InternalIterator for SsTableIter {
     }
 
     fn value_bytes(&self) -> bytes::Bytes {
-        self.block
-            .as_ref()
-            .map(BlockIter::value_bytes)
-            .unwrap_or_default()
+        match &self.block {
+            Some(b) if b.value().len() < self.copy_values_below => {
+                bytes::Bytes::copy_from_slice(b.value())
+            }
+            Some(b) => b.value_bytes(),
+            None => bytes::Bytes::new(),
+        }
     }
 }

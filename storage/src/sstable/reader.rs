@@ -21,7 +21,7 @@ use super::block::{Block, BlockIter};
 use super::bloom::BloomFilter;
 use super::codec::{BlockHandle, DecodeError};
 use super::footer::{FOOTER_LEN, Footer};
-use super::frame::read_frame;
+use super::frame::{read_frame, read_frame_into};
 use super::heads::KeyHeads;
 use super::index::{IndexEntry, decode_index};
 use super::iter::SsTableIter;
@@ -536,10 +536,20 @@ impl SsTable {
     fn load_block(&self, handle: BlockHandle, for_cache: bool) -> Result<Arc<Block>> {
         Stats::add(&self.stats.blocks_read, 1);
         Stats::add(&self.stats.block_bytes_read, handle.size);
-        read_frame(&self.data, handle, for_cache)
-            .and_then(Block::decode)
-            .map(Arc::new)
-            .map_err(|e| e.at(&self.data_path, handle.offset))
+        let buffers = self.cache.buffers();
+        let mut capacity = 0;
+        read_frame_into(&self.data, handle, for_cache, |len| {
+            let buf = buffers.take(len);
+            capacity = buf.capacity();
+            buf
+        })
+        .and_then(Block::decode)
+        .map(|block| match capacity {
+            // A zero-copy slice of the mapping: nothing to recycle.
+            0 => Arc::new(block),
+            _ => Arc::new(block.recycled_to(buffers.clone(), capacity)),
+        })
+        .map_err(|e| e.at(&self.data_path, handle.offset))
     }
 }
 
