@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Runs the listed benchmarks in order, engine by engine (`--engine all` = every engine
-//! compiled in), one benchmark thread (two for `readwhilewriting` and
+//! compiled in; `--interleave`: benchmark by benchmark, every engine in turn), one benchmark thread (two for `readwhilewriting` and
 //! `readwhilecompacting`), and prints one db_bench-like line per benchmark, preceded by
 //! `#` lines: flush-and-wait summaries, write amplification, peak RSS. See
 //! `benches/README.md` for what each benchmark does and the per-engine settings.
@@ -115,6 +115,12 @@ struct Args {
     /// Also write every result as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Keep every engine's database open and run each benchmark on all engines before
+    /// the next benchmark, rotating which engine goes first, so that the engines' turns
+    /// at one benchmark are minutes apart at most and a swing of the host's load falls
+    /// on all of them alike. Peak RSS lines then count every open engine.
+    #[arg(long)]
+    interleave: bool,
 }
 
 fn main() -> Result<()> {
@@ -185,13 +191,32 @@ fn main() -> Result<()> {
         cfg.compaction_bytes_per_sec
     );
     let mut results: Vec<BenchResult> = Vec::new();
-    for engine in &engines {
-        println!("== {engine}");
-        let mut runner = Runner::new(engine, cfg.clone(), work.clone(), &root);
-        for bench in &args.benchmarks {
-            let r = runner.run(bench)?;
-            println!("{r}");
-            results.push(r);
+    if args.interleave {
+        let mut runners: Vec<Runner> = engines
+            .iter()
+            .map(|e| Runner::new(e, cfg.clone(), work.clone(), &root))
+            .collect();
+        let n = runners.len();
+        for (i, bench) in args.benchmarks.iter().enumerate() {
+            for j in 0..n {
+                let k = (i + j) % n;
+                if let (Some(engine), Some(runner)) = (engines.get(k), runners.get_mut(k)) {
+                    println!("== {engine}");
+                    let r = runner.run(bench)?;
+                    println!("{r}");
+                    results.push(r);
+                }
+            }
+        }
+    } else {
+        for engine in &engines {
+            println!("== {engine}");
+            let mut runner = Runner::new(engine, cfg.clone(), work.clone(), &root);
+            for bench in &args.benchmarks {
+                let r = runner.run(bench)?;
+                println!("{r}");
+                results.push(r);
+            }
         }
     }
     if let Some(path) = &args.json {

@@ -24,12 +24,12 @@ pub const MAX_SCAN_BATCH_ROWS: usize = 10_000;
 /// than this is still returned whole.
 pub const MAX_SCAN_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
-/// A get copies values shorter than this out of their SSTable block rather than
-/// returning a slice of it, which would keep the whole block buffer (64 KiB by default)
-/// alive as long as the caller keeps the value: past the block cache's accounting, and
-/// out of reach of the buffer recycling of `sstable/buffers.rs`. Scans keep slicing:
-/// their batches are short-lived and bounded, and copying each of many small values
-/// costs them more.
+/// A get copies values shorter than this out of an SSTable block the cache did not keep
+/// rather than returning a slice of it, which would keep the whole block buffer (64 KiB
+/// by default) alive as long as the caller keeps the value: past the block cache's
+/// accounting, and out of reach of the buffer recycling of `sstable/buffers.rs`. Values
+/// in cached blocks are sliced (no copy), and so are scans' values: their batches are
+/// short-lived and bounded, and copying each of many small values costs them more.
 pub const POINT_READ_COPY_BELOW: usize = 4096;
 
 /// Size of the buffer the row keys of a scan batch are packed into.

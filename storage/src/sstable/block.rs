@@ -285,6 +285,12 @@ impl BlockIter {
         self.block.data.get(self.value.clone()).unwrap_or_default()
     }
 
+    /// True if nothing but this cursor holds the block (the block cache does not): it
+    /// is dropped with the cursor, unless a slice of it lives on.
+    pub fn sole_holder(&self) -> bool {
+        Arc::strong_count(&self.block) == 1
+    }
+
     /// The current value as a shared slice of the block (no copy).
     pub fn value_bytes(&self) -> bytes::Bytes {
         if self.value.end <= self.block.data.len() && self.value.start <= self.value.end {

@@ -52,10 +52,11 @@ impl SsTableIter {
     }
 
     /// Makes [`InternalIterator::value_bytes`] copy values shorter than `len` bytes out
-    /// of the block instead of returning a slice of it. A slice keeps the whole block
-    /// buffer alive (and from being recycled, see `buffers.rs`) for as long as the
-    /// caller holds the value, which for a point read's small value costs more memory
-    /// than a copy costs time.
+    /// of a block that only this iterator holds (one the cache did not keep) instead of
+    /// returning a slice of it. Such a slice would keep the whole block buffer alive
+    /// (and from being recycled, see `buffers.rs`) for as long as the caller holds the
+    /// value, which for a point read's small value costs more memory than a copy costs
+    /// time. A block the cache holds is sliced: it stays in memory anyway.
     pub(crate) fn copy_values_below(mut self, len: usize) -> Self {
         self.copy_values_below = len;
         self
@@ -209,7 +210,7 @@ impl InternalIterator for SsTableIter {
 
     fn value_bytes(&self) -> bytes::Bytes {
         match &self.block {
-            Some(b) if b.value().len() < self.copy_values_below => {
+            Some(b) if b.value().len() < self.copy_values_below && b.sole_holder() => {
                 bytes::Bytes::copy_from_slice(b.value())
             }
             Some(b) => b.value_bytes(),

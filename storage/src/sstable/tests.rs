@@ -460,6 +460,29 @@ fn dropped_blocks_lend_their_buffers_and_reads_stay_exact() {
 }
 
 #[test]
+fn point_reads_copy_small_values_only_out_of_blocks_the_cache_did_not_keep() {
+    let (entries, _dir, path) = small_block_table();
+    let (key, want) = entries.iter().find(|(_, v)| !v.is_empty()).unwrap();
+    for (capacity, copied) in [(0, true), (1 << 20, false)] {
+        let cache = BlockCache::new(capacity);
+        let t = SsTable::open(&path, cache, Arc::new(Stats::default())).unwrap();
+        for limit in [0, 4096] {
+            let mut it = t.iter(true).copy_values_below(limit);
+            it.seek(key).unwrap();
+            let value = it.value_bytes();
+            assert_eq!(&value[..], &want[..]);
+            // A slice points into the block the cursor reads; a copy does not.
+            let is_copy = value.as_ptr() != it.value().as_ptr();
+            assert_eq!(
+                is_copy,
+                copied && limit > 0,
+                "capacity {capacity}, limit {limit}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_seek_within_the_held_block_needs_no_cache_lookup() {
     let (entries, _dir, path) = small_block_table();
     let cache = BlockCache::new(1 << 20);
