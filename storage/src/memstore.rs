@@ -110,15 +110,28 @@ struct FlatEntries {
     entries: Box<[(Bytes, Bytes)]>,
 }
 
+/// How many of `heads`' first elements equal `head` (the rest are greater). The run is
+/// short, one row's entries at most in practice, so it is galloped (probes at 1, 2, 4,
+/// ... then a binary search of the last span) instead of binary-searched over the whole
+/// rest of the array: in a profile of YCSB C's gets after A, the flat memstore's seek was
+/// 10% of the server's CPU, and that second search over the whole rest about half of it.
+fn run_length(heads: &[u128], head: u128) -> usize {
+    let mut bound = 1;
+    while bound < heads.len() && heads.get(bound) == Some(&head) {
+        bound *= 2;
+    }
+    let from = bound / 2;
+    heads
+        .get(from..bound.min(heads.len()))
+        .map_or(0, |span| from + span.partition_point(|h| *h == head))
+}
+
 impl FlatEntries {
     /// Index of the first entry whose key is `>= target`.
     fn lower_bound(&self, target: &[u8]) -> usize {
         let head = head_of(target);
         let lo = self.heads.partition_point(|h| *h < head);
-        let same = self
-            .heads
-            .get(lo..)
-            .map_or(0, |rest| rest.partition_point(|h| *h == head));
+        let same = run_length(self.heads.get(lo..).unwrap_or_default(), head);
         // Keys of equal heads order as their bytes (see `MemKey`).
         let within = self
             .entries
@@ -395,6 +408,37 @@ impl InternalIterator for MemstoreIter<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn run_length_counts_the_leading_run_of_a_head() {
+        for len in 0..40usize {
+            for start in 0..=len {
+                for run in 0..=(len - start) {
+                    // `start` smaller heads (cut off by the caller's first search in
+                    // real use, kept here to vary positions), `run` equal, the rest greater.
+                    let heads: Vec<u128> = (0..len)
+                        .map(|i| {
+                            if i < start {
+                                1
+                            } else if i < start + run {
+                                5
+                            } else {
+                                9
+                            }
+                        })
+                        .collect();
+                    let rest = &heads[start..];
+                    assert_eq!(
+                        super::run_length(rest, 5),
+                        run,
+                        "len {len} start {start} run {run}"
+                    );
+                }
+            }
+        }
+        assert_eq!(super::run_length(&[], 5), 0);
+        assert_eq!(super::run_length(&[9, 9], 5), 0);
+    }
+
     use super::*;
     use crate::key::{CellType, encode_key};
 
