@@ -408,37 +408,6 @@ impl InternalIterator for MemstoreIter<'_> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn run_length_counts_the_leading_run_of_a_head() {
-        for len in 0..40usize {
-            for start in 0..=len {
-                for run in 0..=(len - start) {
-                    // `start` smaller heads (cut off by the caller's first search in
-                    // real use, kept here to vary positions), `run` equal, the rest greater.
-                    let heads: Vec<u128> = (0..len)
-                        .map(|i| {
-                            if i < start {
-                                1
-                            } else if i < start + run {
-                                5
-                            } else {
-                                9
-                            }
-                        })
-                        .collect();
-                    let rest = &heads[start..];
-                    assert_eq!(
-                        super::run_length(rest, 5),
-                        run,
-                        "len {len} start {start} run {run}"
-                    );
-                }
-            }
-        }
-        assert_eq!(super::run_length(&[], 5), 0);
-        assert_eq!(super::run_length(&[9, 9], 5), 0);
-    }
-
     use super::*;
     use crate::key::{CellType, encode_key};
 
@@ -570,5 +539,36 @@ mod tests {
         let kept = owned(big);
         assert_ne!(kept.as_ptr(), ptr);
         assert_eq!(&kept[..], &[2u8; 10][..]);
+    }
+
+    #[test]
+    fn run_length_counts_the_leading_run_of_a_head() {
+        for len in 0..40usize {
+            for start in 0..=len {
+                for run in 0..=(len - start) {
+                    // `start` smaller heads (cut off by the caller's first search in
+                    // real use, kept here to vary positions), `run` equal, the rest greater.
+                    let heads: Vec<u128> = (0..len)
+                        .map(|i| {
+                            if i < start {
+                                1
+                            } else if i < start + run {
+                                5
+                            } else {
+                                9
+                            }
+                        })
+                        .collect();
+                    let rest = &heads[start..];
+                    assert_eq!(
+                        run_length(rest, 5),
+                        run,
+                        "len {len} start {start} run {run}"
+                    );
+                }
+            }
+        }
+        assert_eq!(run_length(&[], 5), 0);
+        assert_eq!(run_length(&[9, 9], 5), 0);
     }
 }

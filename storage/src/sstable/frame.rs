@@ -95,6 +95,9 @@ pub(crate) fn read_frame_into(
     match kind {
         TYPE_RAW if copy_raw => {
             let mut out = buffer(payload.len());
+            if out.len() != payload.len() {
+                return Err(DecodeError::new("block buffer of the wrong length"));
+            }
             out.copy_from_slice(&payload);
             Ok(out.freeze())
         }
@@ -115,6 +118,9 @@ fn decompress(payload: &[u8], buffer: impl FnOnce(usize) -> BytesMut) -> DecodeR
         )));
     }
     let mut out = buffer(size);
+    if out.len() != size {
+        return Err(DecodeError::new("block buffer of the wrong length"));
+    }
     let written = lz4_flex::block::decompress_into(body, &mut out)
         .map_err(|e| DecodeError::new(format!("lz4: {e}")))?;
     // A recycled buffer holds an older block's bytes: all of them must be overwritten.
