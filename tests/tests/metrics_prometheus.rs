@@ -147,6 +147,8 @@ async fn metrics_parse_and_follow_a_known_workload() {
     );
     assert!(m1.value("strata_block_cache_size_bytes", &[]) > 0.0);
     assert!(m1.value("strata_block_cache_hit_ratio", &[]) > 0.0);
+    // Exported (one block, kept by the cache: nothing to reuse yet).
+    assert!(m1.value("strata_block_cache_buffers_reused_total", &[]) >= 0.0);
     let checks = delta(&m0, &m1, "strata_bloom_checks_total", &[]);
     let useful = delta(&m0, &m1, "strata_bloom_useful_total", &[]);
     assert!(

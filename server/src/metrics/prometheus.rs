@@ -293,6 +293,12 @@ fn engine(w: &mut Writer, rs: &RegionServer) {
         c.inserts,
     );
     w.single(
+        "strata_block_cache_buffers_reused_total",
+        "counter",
+        "Block reads that decompressed or copied into a dropped block's buffer instead of a new, zeroed one.",
+        c.buffers_reused,
+    );
+    w.single(
         "strata_block_cache_hit_ratio",
         "gauge",
         "Hits / (hits + misses) since start (0 before any lookup).",
