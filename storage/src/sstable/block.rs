@@ -3,12 +3,22 @@
 //!
 //! ```text
 //! entry*  restart_offset u32 LE * n  n u32 LE
-//! entry = shared varint | unshared varint | value_len varint | key_delta | value
+//! entry = shared varint | unshared varint | value_len varint | key_delta | value   (plain)
+//! entry = shared varint | unshared varint | value_len varint | tag u8
+//!         | body_delta | trailer_delta | value                                     (trailer)
 //! ```
 //!
 //! Every [`RESTART_INTERVAL`]th entry is a restart point storing its full key
 //! (`shared == 0`), so a seek binary-searches the restart points and then scans at most
-//! one interval. Invariants checked by [`Block::decode`]: the trailer fits, restart
+//! one interval.
+//!
+//! Two [`KeyLayout`]s: index blocks (and data blocks of format-1 files) treat keys as
+//! opaque bytes. Data blocks of format-2 files know every key ends with an internal
+//! key's 17-byte trailer (`!timestamp`, type, `!seq`): the prefix is shared over the key's
+//! body only, and the trailer is stored as its difference from the previous key's (the
+//! unshared tails of the two big-endian fields, and the type unless it repeats), about 6
+//! bytes instead of 17 for a file written in one flush. A restart entry stores its whole
+//! trailer (`tag == 0`), so its full key is contiguous in the block. Invariants checked by [`Block::decode`]: the trailer fits, restart
 //! offsets start at 0, strictly increase and point inside the entry area. Entries are
 //! decoded lazily and every length is bounds-checked, so corrupt bytes give a
 //! [`DecodeError`], never a panic. A [`Block`] is immutable and shared (`Arc`) between
@@ -22,13 +32,69 @@ use bytes::Bytes;
 use super::buffers::BlockBuffers;
 use super::codec::{DecodeError, DecodeResult, Reader, put_varint, varint_len};
 use super::heads::KeyHeads;
+use crate::key::KEY_TRAILER_LEN;
 
 /// Entries between two restart points (full keys).
 pub const RESTART_INTERVAL: usize = 16;
 
+/// Bytes of an internal key's trailer: `!timestamp` u64 BE, type u8, `!seq` u64 BE.
+const TRAILER: usize = KEY_TRAILER_LEN;
+/// Where the type byte sits in the trailer (the two u64 fields surround it).
+const TYPE_AT: usize = 8;
+/// Largest valid trailer tag: `8 * 18 + 8 * 2 + 1`.
+const MAX_TAG: u8 = 161;
+
+/// How a block stores its keys (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyLayout {
+    /// Keys are opaque bytes, prefix-compressed.
+    #[default]
+    Plain,
+    /// Every key is an internal key; its 17-byte trailer is delta-coded.
+    Trailer,
+}
+
+/// A trailer tag: how many leading bytes of each u64 field equal the previous key's
+/// (0..=8 each) and whether the type byte repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tag {
+    ts_shared: usize,
+    seq_shared: usize,
+    type_same: bool,
+}
+
+impl Tag {
+    const FULL: Tag = Tag {
+        ts_shared: 0,
+        seq_shared: 0,
+        type_same: false,
+    };
+
+    fn encode(self) -> u8 {
+        (self.ts_shared * 18 + self.seq_shared * 2 + usize::from(self.type_same)) as u8
+    }
+
+    fn decode(tag: u8) -> Option<Tag> {
+        (tag <= MAX_TAG).then(|| {
+            let t = usize::from(tag);
+            Tag {
+                ts_shared: t / 18,
+                seq_shared: (t % 18) / 2,
+                type_same: t % 2 == 1,
+            }
+        })
+    }
+
+    /// Bytes of the trailer stored after the key's body.
+    fn stored_len(self) -> usize {
+        (8 - self.ts_shared) + usize::from(!self.type_same) + (8 - self.seq_shared)
+    }
+}
+
 /// Accumulates sorted entries into one block's bytes.
 #[derive(Debug, Default)]
 pub(crate) struct BlockBuilder {
+    layout: KeyLayout,
     buf: Vec<u8>,
     restarts: Vec<u32>,
     last_key: Vec<u8>,
@@ -36,24 +102,73 @@ pub(crate) struct BlockBuilder {
 }
 
 impl BlockBuilder {
+    /// A builder for blocks of `layout`. With [`KeyLayout::Trailer`] every key must be at
+    /// least [`KEY_TRAILER_LEN`] bytes (the SSTable builder accepts only internal keys).
+    pub(crate) fn new(layout: KeyLayout) -> Self {
+        BlockBuilder {
+            layout,
+            ..BlockBuilder::default()
+        }
+    }
+
     /// Appends an entry. Keys must be strictly increasing (the SSTable builder checks).
     pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(self.entries == 0 || key > self.last_key.as_slice());
-        let shared = if self.entries.is_multiple_of(RESTART_INTERVAL) {
+        let restart = self.entries.is_multiple_of(RESTART_INTERVAL);
+        if restart {
             // Offsets fit u32: the builder caps a block far below 4 GiB.
             self.restarts.push(self.buf.len() as u32);
-            0
-        } else {
-            common_prefix(&self.last_key, key)
-        };
-        let unshared = key.get(shared..).unwrap_or_default();
-        put_varint(&mut self.buf, shared as u64);
-        put_varint(&mut self.buf, unshared.len() as u64);
-        put_varint(&mut self.buf, value.len() as u64);
-        self.buf.extend_from_slice(unshared);
+        }
+        match self.layout {
+            KeyLayout::Plain => {
+                let shared = if restart {
+                    0
+                } else {
+                    common_prefix(&self.last_key, key)
+                };
+                let unshared = key.get(shared..).unwrap_or_default();
+                put_varint(&mut self.buf, shared as u64);
+                put_varint(&mut self.buf, unshared.len() as u64);
+                put_varint(&mut self.buf, value.len() as u64);
+                self.buf.extend_from_slice(unshared);
+            }
+            KeyLayout::Trailer => {
+                // The SSTable builder accepts only internal keys, which end with a trailer.
+                debug_assert!(key.len() >= TRAILER, "not an internal key");
+                let (body, trailer) = key.split_at(key.len().saturating_sub(TRAILER));
+                let (prev_body, prev_trailer) = self
+                    .last_key
+                    .split_at(self.last_key.len().saturating_sub(TRAILER));
+                let (ts, kind, seq) = trailer_fields(trailer);
+                let (shared, tag) = if restart || prev_trailer.len() != TRAILER {
+                    (0, Tag::FULL)
+                } else {
+                    let (prev_ts, prev_kind, prev_seq) = trailer_fields(prev_trailer);
+                    let tag = Tag {
+                        ts_shared: common_prefix(prev_ts, ts),
+                        seq_shared: common_prefix(prev_seq, seq),
+                        type_same: prev_kind == kind,
+                    };
+                    (common_prefix(prev_body, body), tag)
+                };
+                let unshared = body.get(shared..).unwrap_or_default();
+                put_varint(&mut self.buf, shared as u64);
+                put_varint(&mut self.buf, unshared.len() as u64);
+                put_varint(&mut self.buf, value.len() as u64);
+                self.buf.push(tag.encode());
+                self.buf.extend_from_slice(unshared);
+                self.buf
+                    .extend_from_slice(ts.get(tag.ts_shared..).unwrap_or_default());
+                if !tag.type_same {
+                    self.buf.extend(kind);
+                }
+                self.buf
+                    .extend_from_slice(seq.get(tag.seq_shared..).unwrap_or_default());
+            }
+        }
         self.buf.extend_from_slice(value);
-        self.last_key.truncate(shared);
-        self.last_key.extend_from_slice(unshared);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
         self.entries += 1;
     }
 
@@ -64,7 +179,7 @@ impl BlockBuilder {
 
     /// Bytes one more entry would add at most (for size limits before `add`).
     pub(crate) fn entry_size_bound(key: &[u8], value: &[u8]) -> usize {
-        3 * varint_len(u64::MAX) + key.len() + value.len() + 4
+        3 * varint_len(u64::MAX) + 1 + key.len() + value.len() + 4
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -89,6 +204,26 @@ impl BlockBuilder {
     }
 }
 
+/// An internal key trailer's `!timestamp` bytes, type byte and `!seq` bytes (empty
+/// fields if `trailer` is short, which the SSTable builder rules out).
+fn trailer_fields(trailer: &[u8]) -> (&[u8], Option<u8>, &[u8]) {
+    let (ts, rest) = trailer.split_at(TYPE_AT.min(trailer.len()));
+    match rest.split_first() {
+        Some((kind, seq)) => (ts, Some(*kind), seq),
+        None => (ts, None, rest),
+    }
+}
+
+/// Copies `src` over `dst` when both exist and their lengths match.
+#[inline]
+fn copy_exact(dst: Option<&mut [u8]>, src: Option<&[u8]>) {
+    if let (Some(dst), Some(src)) = (dst, src)
+        && dst.len() == src.len()
+    {
+        dst.copy_from_slice(src);
+    }
+}
+
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -97,6 +232,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 #[derive(Debug)]
 pub struct Block {
     data: Bytes,
+    layout: KeyLayout,
     /// Where the entries end and the restart array begins.
     entries_end: usize,
     num_restarts: usize,
@@ -118,8 +254,9 @@ impl Drop for Block {
 }
 
 impl Block {
-    /// Checks the trailer of `data` (a block's decompressed payload).
-    pub(crate) fn decode(data: Bytes) -> DecodeResult<Block> {
+    /// Checks the restart array of `data` (a block's decompressed payload), whose keys
+    /// are stored as `layout` says.
+    pub(crate) fn decode(data: Bytes, layout: KeyLayout) -> DecodeResult<Block> {
         let len = data.len();
         let count_at = len.checked_sub(4).ok_or_else(|| {
             DecodeError::new(format!("block of {len} bytes has no restart count"))
@@ -139,6 +276,7 @@ impl Block {
         let mut block = Block {
             buffer_bytes: data.len(),
             data,
+            layout,
             entries_end,
             num_restarts,
             heads: KeyHeads::default(),
@@ -173,8 +311,13 @@ impl Block {
                 "restart point {i} holds no entry"
             )));
         }
+        // With no previous key the entry shares nothing (`entry` checks), so its whole
+        // key, body and trailer, is contiguous.
         let e = self.entry(offset, 0)?;
-        Ok(self.data.get(e.delta).unwrap_or_default())
+        Ok(self
+            .data
+            .get(e.delta.start..e.trailer.end)
+            .unwrap_or_default())
     }
 
     /// Hands the block's buffer, of `capacity` bytes and taken from `pool`, back to
@@ -203,25 +346,48 @@ impl Block {
         Ok(Reader::at(&self.data, at).u32_le("restart offset")? as usize)
     }
 
-    /// Decodes the entry at `offset` whose predecessor's key is `prev_key`.
+    /// Decodes the entry at `offset` whose predecessor's key is `prev_key_len` bytes
+    /// long (0: no predecessor, a restart point).
+    #[inline]
     fn entry(&self, offset: usize, prev_key_len: usize) -> DecodeResult<RawEntry> {
         let entries = self.data.get(..self.entries_end).unwrap_or_default();
         let mut r = Reader::at(entries, offset);
         let shared = r.varint_usize("shared key length")?;
         let unshared = r.varint_usize("unshared key length")?;
         let value_len = r.varint_usize("value length")?;
-        if shared > prev_key_len {
+        let (tag, prev_body_len) = match self.layout {
+            KeyLayout::Plain => (Tag::FULL, prev_key_len),
+            KeyLayout::Trailer => {
+                let byte = r.u8("trailer tag")?;
+                let tag = Tag::decode(byte).ok_or_else(|| {
+                    DecodeError::new(format!("entry at {offset} has bad trailer tag {byte}"))
+                })?;
+                if prev_key_len == 0 && tag != Tag::FULL {
+                    return Err(DecodeError::new(format!(
+                        "entry at {offset} shares trailer bytes with no previous key"
+                    )));
+                }
+                (tag, prev_key_len.saturating_sub(TRAILER))
+            }
+        };
+        if shared > prev_body_len {
             return Err(DecodeError::new(format!(
-                "entry at {offset} shares {shared} bytes of a {prev_key_len}-byte key"
+                "entry at {offset} shares {shared} bytes of a {prev_body_len}-byte key"
             )));
         }
         let delta_start = r.position();
         r.bytes(unshared, "key delta")?;
+        let trailer_start = r.position();
+        if self.layout == KeyLayout::Trailer {
+            r.bytes(tag.stored_len(), "key trailer")?;
+        }
         let value_start = r.position();
         r.bytes(value_len, "value")?;
         Ok(RawEntry {
             shared,
-            delta: delta_start..value_start,
+            tag,
+            delta: delta_start..trailer_start,
+            trailer: trailer_start..value_start,
             value: value_start..r.position(),
         })
     }
@@ -232,6 +398,7 @@ impl Block {
 pub(crate) fn block_for_test(size_bytes: usize) -> Arc<Block> {
     Arc::new(Block {
         data: Bytes::from(vec![0; size_bytes]),
+        layout: KeyLayout::Plain,
         entries_end: 0,
         num_restarts: 0,
         heads: KeyHeads::default(),
@@ -243,7 +410,12 @@ pub(crate) fn block_for_test(size_bytes: usize) -> Arc<Block> {
 /// An entry's parts as ranges into the block's bytes.
 struct RawEntry {
     shared: usize,
+    /// How `trailer` differs from the previous key's trailer ([`KeyLayout::Trailer`]).
+    tag: Tag,
+    /// The key's unshared bytes (of its body, in the trailer layout).
     delta: Range<usize>,
+    /// The stored part of the trailer (empty in the plain layout).
+    trailer: Range<usize>,
     value: Range<usize>,
 }
 
@@ -312,9 +484,35 @@ impl BlockIter {
             return Ok(());
         }
         let e = self.block.entry(self.next_offset, self.key.len())?;
-        let delta = self.block.data.get(e.delta.clone()).unwrap_or_default();
-        self.key.truncate(e.shared);
-        self.key.extend_from_slice(delta);
+        let data = &self.block.data;
+        let delta = data.get(e.delta.clone()).unwrap_or_default();
+        match self.block.layout {
+            KeyLayout::Plain => {
+                self.key.truncate(e.shared);
+                self.key.extend_from_slice(delta);
+            }
+            KeyLayout::Trailer => {
+                // The previous key's trailer, patched with this entry's stored bytes
+                // (`entry` checked there are `tag.stored_len()` of them).
+                let mut trailer = [0u8; TRAILER];
+                let prev = self.key.len().saturating_sub(TRAILER);
+                copy_exact(Some(&mut trailer[..]), self.key.get(prev..));
+                let stored = data.get(e.trailer.clone()).unwrap_or_default();
+                let (ts, rest) = stored.split_at((8 - e.tag.ts_shared).min(stored.len()));
+                copy_exact(trailer.get_mut(e.tag.ts_shared..TYPE_AT), Some(ts));
+                let seq = match (e.tag.type_same, rest.split_first()) {
+                    (false, Some((kind, seq))) => {
+                        copy_exact(trailer.get_mut(TYPE_AT..=TYPE_AT), Some(&[*kind]));
+                        seq
+                    }
+                    _ => rest,
+                };
+                copy_exact(trailer.get_mut(TRAILER - seq.len()..), Some(seq));
+                self.key.truncate(e.shared);
+                self.key.extend_from_slice(delta);
+                self.key.extend_from_slice(&trailer);
+            }
+        }
         self.next_offset = e.value.end;
         self.value = e.value;
         self.valid = true;
@@ -362,13 +560,68 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn build(entries: &BTreeMap<Vec<u8>, Vec<u8>>) -> Arc<Block> {
-        let mut b = BlockBuilder::default();
+        build_as(KeyLayout::Plain, entries)
+    }
+
+    fn build_as(layout: KeyLayout, entries: &BTreeMap<Vec<u8>, Vec<u8>>) -> Arc<Block> {
+        let mut b = BlockBuilder::new(layout);
         for (k, v) in entries {
             b.add(k, v);
         }
         let bytes = b.finish();
         assert!(b.is_empty());
-        Arc::new(Block::decode(Bytes::from(bytes)).unwrap())
+        Arc::new(Block::decode(Bytes::from(bytes), layout).unwrap())
+    }
+
+    fn check_round_trip_and_seek(
+        layout: KeyLayout,
+        map: &BTreeMap<Vec<u8>, Vec<u8>>,
+        probes: &[Vec<u8>],
+    ) -> Result<(), TestCaseError> {
+        let block = build_as(layout, map);
+        let mut it = BlockIter::new(block.clone());
+        it.seek_to_first().unwrap();
+        let all: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        prop_assert_eq!(collect(&mut it), all);
+        // Seek to every stored key and to random probes: must equal BTreeMap lower_bound.
+        for target in map.keys().chain(probes.iter()) {
+            it.seek(target).unwrap();
+            let expected = map.range(target.clone()..).next();
+            match expected {
+                Some((k, v)) => {
+                    prop_assert!(it.valid());
+                    prop_assert_eq!(it.key(), &k[..]);
+                    prop_assert_eq!(it.value(), &v[..]);
+                }
+                None => prop_assert!(!it.valid()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys shaped like internal keys: a short body, then 17 trailer bytes drawn so that
+    /// neighbours share some leading bytes of each field, and sometimes the type.
+    fn arb_internal_map() -> impl Strategy<Value = BTreeMap<Vec<u8>, Vec<u8>>> {
+        let body = prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(0u8)], 0..6);
+        let field = (0usize..=8, any::<u64>()).prop_map(|(zeros, v)| {
+            // `zeros` leading 0xFF bytes, as a complemented small number has.
+            let mut b = v.to_be_bytes();
+            b.iter_mut().take(zeros).for_each(|x| *x = 0xFF);
+            b
+        });
+        let key = (
+            body,
+            field.clone(),
+            prop_oneof![Just(4u8), Just(1u8), any::<u8>()],
+            field,
+        )
+            .prop_map(|(mut k, ts, kind, seq)| {
+                k.extend_from_slice(&ts);
+                k.push(kind);
+                k.extend_from_slice(&seq);
+                k
+            });
+        prop::collection::btree_map(key, prop::collection::vec(any::<u8>(), 0..20), 0..80)
     }
 
     fn collect(it: &mut BlockIter) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -395,29 +648,18 @@ mod tests {
 
         #[test]
         fn round_trip_and_seek(map in arb_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), any::<u8>()], 0..12), 0..20)) {
-            let block = build(&map);
-            let mut it = BlockIter::new(block.clone());
-            it.seek_to_first().unwrap();
-            let all: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            prop_assert_eq!(collect(&mut it), all);
-            // Seek to every stored key and to random probes: must equal BTreeMap lower_bound.
-            for target in map.keys().chain(probes.iter()) {
-                it.seek(target).unwrap();
-                let expected = map.range(target.clone()..).next();
-                match expected {
-                    Some((k, v)) => {
-                        prop_assert!(it.valid());
-                        prop_assert_eq!(it.key(), &k[..]);
-                        prop_assert_eq!(it.value(), &v[..]);
-                    }
-                    None => prop_assert!(!it.valid()),
-                }
-            }
+            check_round_trip_and_seek(KeyLayout::Plain, &map, &probes)?;
         }
 
         #[test]
-        fn decoding_garbage_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..64), target in prop::collection::vec(any::<u8>(), 0..4)) {
-            if let Ok(block) = Block::decode(Bytes::from(bytes)) {
+        fn trailer_layout_round_trip_and_seek(map in arb_internal_map(), probes in prop::collection::vec(prop::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(0xFF), any::<u8>()], 0..24), 0..20)) {
+            check_round_trip_and_seek(KeyLayout::Trailer, &map, &probes)?;
+        }
+
+        #[test]
+        fn decoding_garbage_never_panics(bytes in prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..64), target in prop::collection::vec(any::<u8>(), 0..4), trailer in any::<bool>()) {
+            let layout = if trailer { KeyLayout::Trailer } else { KeyLayout::Plain };
+            if let Ok(block) = Block::decode(Bytes::from(bytes), layout) {
                 let mut it = BlockIter::new(Arc::new(block));
                 let mut steps = 0;
                 if it.seek_to_first().is_ok() {
@@ -428,15 +670,17 @@ mod tests {
         }
 
         #[test]
-        fn flipped_block_bytes_never_panic(map in arb_map(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
-            let block = build(&map);
+        fn flipped_block_bytes_never_panic(map in arb_map(), internal in arb_internal_map(), at in any::<prop::sample::Index>(), byte in any::<u8>(), trailer in any::<bool>()) {
+            let (layout, map) = if trailer { (KeyLayout::Trailer, internal) } else { (KeyLayout::Plain, map) };
+            let block = build_as(layout, &map);
             let mut bytes = block.data.to_vec();
             let i = at.index(bytes.len());
             bytes[i] = byte;
-            if let Ok(block) = Block::decode(Bytes::from(bytes)) {
+            if let Ok(block) = Block::decode(Bytes::from(bytes), layout) {
                 let mut it = BlockIter::new(Arc::new(block));
+                let mut steps = 0;
                 if it.seek_to_first().is_ok() {
-                    while it.valid() && it.next().is_ok() {}
+                    while it.valid() && steps < 200 && it.next().is_ok() { steps += 1; }
                 }
                 let _ = it.seek(b"b");
             }
@@ -470,17 +714,18 @@ mod tests {
 
     #[test]
     fn bad_trailers_are_rejected() {
-        assert!(Block::decode(Bytes::from_static(&[1, 2])).is_err());
+        let decode = |b: Vec<u8>| Block::decode(Bytes::from(b), KeyLayout::Plain);
+        assert!(decode(vec![1, 2]).is_err());
         // Count says 1000 restarts in an 8-byte block.
-        assert!(Block::decode(Bytes::from(vec![0, 0, 0, 0, 0xE8, 0x03, 0, 0])).is_err());
+        assert!(decode(vec![0, 0, 0, 0, 0xE8, 0x03, 0, 0]).is_err());
         // Entries but zero restarts.
-        assert!(Block::decode(Bytes::from(vec![0, 1, 0, b'a', 0, 0, 0, 0])).is_err());
+        assert!(decode(vec![0, 1, 0, b'a', 0, 0, 0, 0]).is_err());
         // First restart not at 0.
-        assert!(Block::decode(Bytes::from(vec![0, 1, 0, b'a', 1, 0, 0, 0, 1, 0, 0, 0])).is_err());
+        assert!(decode(vec![0, 1, 0, b'a', 1, 0, 0, 0, 1, 0, 0, 0]).is_err());
         // A restart entry sharing bytes with a previous key it cannot have: caught when
         // the restart keys' heads are built.
         let bad = vec![5, 1, 0, b'a', 0, 0, 0, 0, 1, 0, 0, 0];
-        let err = Block::decode(Bytes::from(bad)).unwrap_err();
+        let err = decode(bad).unwrap_err();
         assert!(err.0.contains("shares 5 bytes"), "{err:?}");
         // The same past a restart point: caught by the iterator.
         let mut b = BlockBuilder::default();
@@ -488,7 +733,79 @@ mod tests {
         let mut bytes = b.finish();
         let second = bytes.len() - 8; // the restart array ([0]) and its count (1) end it
         bytes.splice(second..second, [9, 1, 0, b'b']);
-        let mut it = BlockIter::new(Arc::new(Block::decode(Bytes::from(bytes)).unwrap()));
+        let mut it = BlockIter::new(Arc::new(decode(bytes).unwrap()));
+        it.seek_to_first().unwrap();
+        assert!(it.next().is_err());
+    }
+
+    fn internal_key(row: &[u8], ts: u64, kind: u8, seq: u64) -> Vec<u8> {
+        let mut k = row.to_vec();
+        k.extend_from_slice(&(!ts).to_be_bytes());
+        k.push(kind);
+        k.extend_from_slice(&(!seq).to_be_bytes());
+        k
+    }
+
+    #[test]
+    fn trailer_layout_stores_a_neighbours_trailer_in_a_few_bytes() {
+        // Rows written close together: timestamps a few ms apart, sequence ids nearby.
+        let entries: BTreeMap<Vec<u8>, Vec<u8>> = (0..64u64)
+            .map(|i| {
+                let row = format!("row{:08}", i * 7919 % 100_000);
+                let key = internal_key(row.as_bytes(), 1_765_000_000_000 + i % 5, 4, 1000 + i * 37);
+                (key, b"v".to_vec())
+            })
+            .collect();
+        let plain = build_as(KeyLayout::Plain, &entries);
+        let compact = build_as(KeyLayout::Trailer, &entries);
+        // 60 of the 64 entries are not restart points and save 17 - 1 (tag) - 1 (ts) -
+        // 2 (seq) bytes or more each.
+        assert!(
+            compact.entries_end + 60 * 13 <= plain.entries_end,
+            "plain {} compact {}",
+            plain.entries_end,
+            compact.entries_end
+        );
+        let mut it = BlockIter::new(compact);
+        it.seek_to_first().unwrap();
+        let got = collect(&mut it);
+        let want: Vec<_> = entries.into_iter().collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn trailer_layout_rejects_bad_tags() {
+        let mut b = BlockBuilder::new(KeyLayout::Trailer);
+        b.add(&internal_key(b"a", 5, 4, 9), b"1");
+        b.add(&internal_key(b"b", 5, 4, 9), b"2");
+        let good = b.finish();
+        // Entry 0: shared, unshared, value_len, tag at byte 3.
+        let mut bad = good.clone();
+        bad[3] = 9 * 18; // past MAX_TAG
+        let err = Block::decode(Bytes::from(bad), KeyLayout::Trailer).unwrap_err();
+        assert!(err.0.contains("bad trailer tag"), "{err:?}");
+        // A restart entry claiming to share its trailer with a key before it.
+        let mut bad = good.clone();
+        bad[3] = 1;
+        let err = Block::decode(Bytes::from(bad), KeyLayout::Trailer).unwrap_err();
+        assert!(err.0.contains("no previous key"), "{err:?}");
+        // The second entry's tag (after entry 0's 3 + 1 + 1 + 17 + 1 bytes): a bad one is
+        // an error from the iterator, not a wrong key.
+        let second = 3 + 1 + 1 + TRAILER + 1;
+        assert_eq!(
+            good[second + 3],
+            Tag {
+                ts_shared: 8,
+                seq_shared: 8,
+                type_same: true
+            }
+            .encode()
+        );
+        let mut bad = good.clone();
+        bad[second + 3] = 200;
+        let mut it = BlockIter::new(Arc::new(
+            Block::decode(Bytes::from(bad), KeyLayout::Trailer).unwrap(),
+        ));
         it.seek_to_first().unwrap();
         assert!(it.next().is_err());
     }

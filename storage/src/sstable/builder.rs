@@ -16,6 +16,7 @@ use super::block::BlockBuilder;
 use super::bloom::{BloomBuilder, random_seed};
 use super::codec::BlockHandle;
 use super::footer::Footer;
+use super::footer::{FORMAT_VERSION, data_layout};
 use super::frame::{MAX_UNCOMPRESSED_BLOCK_BYTES, encode_frame};
 use super::index::{IndexEntry, encode_index};
 use super::meta::SsTableMeta;
@@ -100,6 +101,8 @@ pub struct SsTableBuilder {
     /// Bytes written so far.
     offset: u64,
     block: BlockBuilder,
+    /// The format version written (always [`FORMAT_VERSION`] outside tests).
+    version: u32,
     /// Reused buffer for a framed block.
     frame: Vec<u8>,
     index: Vec<IndexEntry>,
@@ -157,12 +160,25 @@ impl SsTableBuilder {
             renamed: false,
             opts,
             offset: 0,
-            block: BlockBuilder::default(),
+            block: BlockBuilder::new(data_layout(FORMAT_VERSION)),
+            version: FORMAT_VERSION,
             frame: Vec::new(),
             index: Vec::new(),
             bloom,
             meta,
         })
+    }
+
+    /// Writes an older format version (to test that files of that version stay readable).
+    #[cfg(test)]
+    pub(crate) fn with_format_version(mut self, version: u32) -> Self {
+        assert!(
+            self.meta.entry_count == 0,
+            "set the version before adding entries"
+        );
+        self.block = BlockBuilder::new(data_layout(version));
+        self.version = version;
+        self
     }
 
     /// Adds an entry. `key` must be a well-formed internal key (see `key.rs`) strictly
@@ -254,7 +270,13 @@ impl SsTableBuilder {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let meta = self.write_block(&self.meta.encode(), Compression::None)?;
-        let footer = Footer { index, bloom, meta }.encode();
+        let footer = Footer {
+            index,
+            bloom,
+            meta,
+            version: self.version,
+        }
+        .encode();
         self.write_all(&footer)?;
         let file_size = self.offset;
 

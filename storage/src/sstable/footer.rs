@@ -5,7 +5,7 @@
 //! offset  0  index_offset u64 | 8  index_size u64
 //!        16  bloom_offset u64 | 24 bloom_size u64   (0, 0 when the file has no bloom)
 //!        32  meta_offset  u64 | 40 meta_size  u64
-//!        48  format_version u32
+//!        48  format_version u32 (2; version 1 files are still read)
 //!        52  footer_crc32c u32   (over bytes 0..52)
 //!        56  magic u64           (the ASCII bytes "STRATAS1")
 //! ```
@@ -13,14 +13,19 @@
 //! A reader checks the magic first (is this an SSTable at all, or a truncated one?), then
 //! the checksum, then the version, then that every handle lies before the footer.
 
+use super::block::KeyLayout;
 use super::codec::{BlockHandle, DecodeError, DecodeResult, Reader};
 
 /// Size of the footer in bytes.
 pub const FOOTER_LEN: usize = 64;
 /// The magic number, stored little-endian so the file ends with the bytes `STRATAS1`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"STRATAS1");
-/// The only SSTable format version this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The SSTable format version this code writes: 2, whose data blocks delta-code their
+/// keys' trailers ([`KeyLayout::Trailer`]).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version this code reads: 1, whose data blocks store keys whole
+/// ([`KeyLayout::Plain`]). Everything but the data blocks' key layout is the same.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// Bytes covered by the footer checksum.
 const CRC_COVERED: usize = 52;
@@ -34,6 +39,8 @@ pub struct Footer {
     pub bloom: BlockHandle,
     /// The meta block.
     pub meta: BlockHandle,
+    /// The file's format version.
+    pub version: u32,
 }
 
 impl Footer {
@@ -44,7 +51,7 @@ impl Footer {
             out.extend_from_slice(&h.offset.to_le_bytes());
             out.extend_from_slice(&h.size.to_le_bytes());
         }
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version.to_le_bytes());
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&MAGIC.to_le_bytes());
@@ -87,9 +94,10 @@ impl Footer {
                 "footer checksum mismatch: stored {stored_crc:#010x}, computed {actual_crc:#010x}"
             )));
         }
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(DecodeError::new(format!(
-                "unsupported SSTable format version {version} (this build reads {FORMAT_VERSION})"
+                "unsupported SSTable format version {version} (this build reads \
+                 {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
             )));
         }
         for (what, h, optional) in [
@@ -107,7 +115,25 @@ impl Footer {
                 )));
             }
         }
-        Ok(Footer { index, bloom, meta })
+        Ok(Footer {
+            index,
+            bloom,
+            meta,
+            version,
+        })
+    }
+
+    /// How the file's data blocks store their keys.
+    pub(crate) fn data_layout(&self) -> KeyLayout {
+        data_layout(self.version)
+    }
+}
+
+/// How data blocks of format `version` store their keys.
+pub(crate) fn data_layout(version: u32) -> KeyLayout {
+    match version {
+        1 => KeyLayout::Plain,
+        _ => KeyLayout::Trailer,
     }
 }
 
@@ -126,7 +152,7 @@ mod tests {
     proptest! {
         #[test]
         fn footer_round_trip(index in arb_handle(1 << 40), bloom in prop::option::of(arb_handle(1 << 40)), meta in arb_handle(1 << 40)) {
-            let f = Footer { index, bloom: bloom.unwrap_or_default(), meta };
+            let f = Footer { index, bloom: bloom.unwrap_or_default(), meta, version: FORMAT_VERSION };
             let bytes = f.encode();
             prop_assert!(bytes.ends_with(b"STRATAS1"));
             prop_assert_eq!(Footer::decode(&bytes, 1 << 40).unwrap(), f);
@@ -138,6 +164,7 @@ mod tests {
                 index: BlockHandle { offset: 100, size: 20 },
                 bloom: BlockHandle { offset: 120, size: 30 },
                 meta: BlockHandle { offset: 150, size: 10 },
+                version: FORMAT_VERSION,
             };
             let mut bytes = f.encode();
             bytes[at] ^= 1 << bit;
@@ -157,17 +184,29 @@ mod tests {
                 offset: 10,
                 size: 10,
             },
+            version: FORMAT_VERSION,
         };
         assert!(Footer::decode(&f.encode(), 20).is_ok());
+        let v1 = Footer { version: 1, ..f };
+        assert_eq!(
+            Footer::decode(&v1.encode(), 20).unwrap().data_layout(),
+            KeyLayout::Plain
+        );
+        assert_eq!(
+            Footer::decode(&f.encode(), 20).unwrap().data_layout(),
+            KeyLayout::Trailer
+        );
         let err = Footer::decode(&f.encode(), 19).unwrap_err();
         assert!(err.0.contains("meta handle"), "{err:?}");
         // A future version with a valid checksum.
         let mut bytes = f.encode();
-        bytes[48..52].copy_from_slice(&2u32.to_le_bytes());
-        let crc = crc32c::crc32c(&bytes[..52]);
-        bytes[52..56].copy_from_slice(&crc.to_le_bytes());
-        let err = Footer::decode(&bytes, 20).unwrap_err();
-        assert!(err.0.contains("version 2"), "{err:?}");
+        for bad in [0, FORMAT_VERSION + 1] {
+            bytes[48..52].copy_from_slice(&bad.to_le_bytes());
+            let crc = crc32c::crc32c(&bytes[..52]);
+            bytes[52..56].copy_from_slice(&crc.to_le_bytes());
+            let err = Footer::decode(&bytes, 20).unwrap_err();
+            assert!(err.0.contains(&format!("version {bad}")), "{err:?}");
+        }
         assert!(Footer::decode(&bytes[1..], 20).is_err());
     }
 }

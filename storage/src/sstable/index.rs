@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::block::{Block, BlockBuilder, BlockIter};
+use super::block::{Block, BlockBuilder, BlockIter, KeyLayout};
 use super::codec::{BlockHandle, DecodeError, DecodeResult};
 
 /// One data block as the index knows it.
@@ -36,7 +36,7 @@ pub(crate) fn encode_index(entries: &[IndexEntry]) -> Vec<u8> {
 
 /// Decodes and checks an index block; `data_end` is the first byte after the data blocks.
 pub(crate) fn decode_index(payload: Bytes, data_end: u64) -> DecodeResult<Vec<IndexEntry>> {
-    let block = Arc::new(Block::decode(payload)?);
+    let block = Arc::new(Block::decode(payload, KeyLayout::Plain)?);
     let mut it = BlockIter::new(block);
     it.seek_to_first()?;
     let mut out: Vec<IndexEntry> = Vec::new();

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use memmap2::Mmap;
 
-use super::block::{Block, BlockIter};
+use super::block::{Block, BlockIter, KeyLayout};
 use super::bloom::BloomFilter;
 use super::codec::{BlockHandle, DecodeError};
 use super::footer::{FOOTER_LEN, Footer};
@@ -56,6 +56,8 @@ pub struct SsTable {
     index_heads: KeyHeads,
     bloom: Option<BloomFilter>,
     meta: SsTableMeta,
+    /// How the data blocks store their keys (by the footer's format version).
+    layout: KeyLayout,
     /// Set when a compaction replaced the file: it is unlinked when the last reader
     /// drops its handle.
     obsolete: std::sync::atomic::AtomicBool,
@@ -199,6 +201,7 @@ impl SsTable {
             index_heads,
             bloom,
             meta,
+            layout: footer.data_layout(),
             obsolete: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -543,7 +546,7 @@ impl SsTable {
             capacity = buf.capacity();
             buf
         })
-        .and_then(Block::decode)
+        .and_then(|payload| Block::decode(payload, self.layout))
         .map(|block| match capacity {
             // A zero-copy slice of the mapping: nothing to recycle.
             0 => Arc::new(block),

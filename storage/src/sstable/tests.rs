@@ -173,6 +173,55 @@ fn round_trip_across_block_sizes_and_compressions() {
 }
 
 #[test]
+fn format_1_files_stay_readable_and_format_2_data_is_smaller() {
+    let entries = sample_entries(400);
+    let mut raw = Vec::new();
+    for version in [1, FORMAT_VERSION] {
+        for compression in [Compression::None, Compression::Lz4] {
+            let (_dir, path) = tmp();
+            let mut b = SsTableBuilder::create(&path, opts(1024, compression, BloomType::RowCol))
+                .unwrap()
+                .with_format_version(version);
+            for (k, v) in &entries {
+                b.add(k, v).unwrap();
+            }
+            let info = b.finish().unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let stored = u32::from_le_bytes(
+                bytes[bytes.len() - 16..bytes.len() - 12]
+                    .try_into()
+                    .unwrap(),
+            );
+            assert_eq!(stored, version);
+            let t = open(&path);
+            assert_eq!(
+                read_all(&t).unwrap(),
+                entries,
+                "format {version}, {compression:?}"
+            );
+            let mut targets: Vec<Vec<u8>> = t.index().iter().map(|e| e.last_key.clone()).collect();
+            for (k, _) in entries.iter().step_by(3) {
+                let p = key::parse_key(k).unwrap();
+                targets.push(k.clone());
+                targets.push(key::row_start_key(&p.row));
+                targets.push(key::column_seek_key(&p.row, &p.qualifier, p.timestamp + 1));
+            }
+            check_seeks(&t, &entries, &targets);
+            if compression == Compression::None {
+                raw.push(info.meta.raw_data_bytes);
+            }
+        }
+    }
+    // Version 2 stores most trailers in a few bytes instead of 17.
+    let (v1, v2) = (raw[0], raw[1]);
+    assert!(
+        v2 + 6 * entries.len() as u64 <= v1,
+        "format 1: {v1} bytes of data blocks, format 2: {v2}, {} entries",
+        entries.len()
+    );
+}
+
+#[test]
 fn seeks_at_block_boundaries_and_between_keys() {
     let entries = sample_entries(200);
     let (_dir, path) = tmp();
