@@ -214,14 +214,27 @@ fn trailer_fields(trailer: &[u8]) -> (&[u8], Option<u8>, &[u8]) {
     }
 }
 
-/// Copies `src` over `dst` when both exist and their lengths match.
+/// `prev` (a big-endian trailer field) with its low `len` bytes (0..=8) replaced by the
+/// `len` bytes of `data` that end at `end`. One 8-byte load, no loop, when at least 8
+/// bytes precede `end` (always, past a block's first entry).
 #[inline]
-fn copy_exact(dst: Option<&mut [u8]>, src: Option<&[u8]>) {
-    if let (Some(dst), Some(src)) = (dst, src)
-        && dst.len() == src.len()
+fn merge_tail(prev: u64, data: &[u8], end: usize, len: usize) -> u64 {
+    let low = u64::MAX
+        .checked_shr(64u32.saturating_sub(8 * len as u32))
+        .unwrap_or(0);
+    let tail = match end
+        .checked_sub(8)
+        .and_then(|start| data.get(start..end))
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
     {
-        dst.copy_from_slice(src);
-    }
+        Some(w) => u64::from_be_bytes(w),
+        None => data
+            .get(end.saturating_sub(len)..end)
+            .unwrap_or_default()
+            .iter()
+            .fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    };
+    (prev & !low) | (tail & low)
 }
 
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
@@ -347,8 +360,9 @@ impl Block {
     }
 
     /// Decodes the entry at `offset` whose predecessor's key is `prev_key_len` bytes
-    /// long (0: no predecessor, a restart point).
-    #[inline]
+    /// long (0: no predecessor, a restart point). Inlined: returned through memory,
+    /// its ranges cost a store-forwarding stall per entry.
+    #[inline(always)]
     fn entry(&self, offset: usize, prev_key_len: usize) -> DecodeResult<RawEntry> {
         let entries = self.data.get(..self.entries_end).unwrap_or_default();
         let mut r = Reader::at(entries, offset);
@@ -428,6 +442,11 @@ pub struct BlockIter {
     key: Vec<u8>,
     value: Range<usize>,
     valid: bool,
+    /// The current key's trailer fields ([`KeyLayout::Trailer`] blocks): the next entry
+    /// stores only how its own differ.
+    ts: u64,
+    kind: u8,
+    seq: u64,
 }
 
 impl BlockIter {
@@ -439,6 +458,9 @@ impl BlockIter {
             key: Vec::new(),
             value: 0..0,
             valid: false,
+            ts: 0,
+            kind: 0,
+            seq: 0,
         }
     }
 
@@ -492,25 +514,20 @@ impl BlockIter {
                 self.key.extend_from_slice(delta);
             }
             KeyLayout::Trailer => {
-                // The previous key's trailer, patched with this entry's stored bytes
-                // (`entry` checked there are `tag.stored_len()` of them).
-                let mut trailer = [0u8; TRAILER];
-                let prev = self.key.len().saturating_sub(TRAILER);
-                copy_exact(Some(&mut trailer[..]), self.key.get(prev..));
-                let stored = data.get(e.trailer.clone()).unwrap_or_default();
-                let (ts, rest) = stored.split_at((8 - e.tag.ts_shared).min(stored.len()));
-                copy_exact(trailer.get_mut(e.tag.ts_shared..TYPE_AT), Some(ts));
-                let seq = match (e.tag.type_same, rest.split_first()) {
-                    (false, Some((kind, seq))) => {
-                        copy_exact(trailer.get_mut(TYPE_AT..=TYPE_AT), Some(&[*kind]));
-                        seq
-                    }
-                    _ => rest,
-                };
-                copy_exact(trailer.get_mut(TRAILER - seq.len()..), Some(seq));
+                // The previous key's trailer fields, their unshared tails replaced by
+                // this entry's stored bytes (`entry` checked they are all there).
+                let tag = e.tag;
+                let ts_end = e.trailer.start + (8 - tag.ts_shared);
+                self.ts = merge_tail(self.ts, data, ts_end, 8 - tag.ts_shared);
+                if !tag.type_same {
+                    self.kind = data.get(ts_end).copied().unwrap_or_default();
+                }
+                self.seq = merge_tail(self.seq, data, e.trailer.end, 8 - tag.seq_shared);
                 self.key.truncate(e.shared);
                 self.key.extend_from_slice(delta);
-                self.key.extend_from_slice(&trailer);
+                self.key.extend_from_slice(&self.ts.to_be_bytes());
+                self.key.push(self.kind);
+                self.key.extend_from_slice(&self.seq.to_be_bytes());
             }
         }
         self.next_offset = e.value.end;

@@ -109,12 +109,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint that must fit a `usize` length or offset.
+    #[inline]
     pub(crate) fn varint_usize(&mut self, what: &str) -> DecodeResult<usize> {
         let v = self.varint(what)?;
         usize::try_from(v)
             .map_err(|_| DecodeError::new(format!("{what} {v} does not fit in memory")))
     }
 
+    #[inline]
     pub(crate) fn bytes(&mut self, n: usize, what: &str) -> DecodeResult<&'a [u8]> {
         let end = self
             .pos
@@ -131,6 +133,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, what: &str) -> DecodeResult<u8> {
         Ok(self.array::<1>(what)?[0])
     }
