@@ -235,6 +235,7 @@ impl Region {
             fill_cache: s.fill_cache,
             done: s.limit == Some(0),
             scratch: RowScratch::default(),
+            last_batch_rows: 0,
         })
     }
 
@@ -268,6 +269,9 @@ pub struct Scanner {
     fill_cache: bool,
     done: bool,
     scratch: RowScratch,
+    /// Rows the previous batch returned: the next batch's vector starts that large
+    /// (growing a 10,000-row batch from empty cost ~2% of a long scan's CPU).
+    last_batch_rows: usize,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -311,10 +315,10 @@ impl Scanner {
     pub fn next_batch(&mut self, max_rows: usize, max_bytes: usize) -> Result<Vec<Row>> {
         let max_rows = max_rows.clamp(1, MAX_SCAN_BATCH_ROWS);
         let max_bytes = max_bytes.clamp(1, MAX_SCAN_BATCH_BYTES);
-        let mut rows = Vec::new();
         if self.done {
-            return Ok(rows);
+            return Ok(Vec::new());
         }
+        let mut rows = Vec::with_capacity(self.last_batch_rows.max(16).min(max_rows));
         let (mut cursor, mut remaining, mut done) = (self.cursor.clone(), self.remaining, false);
         let state = self.state.clone();
         let mut iters: Vec<(usize, MergingIterator<'_>)> = Vec::with_capacity(self.plans.len());
@@ -408,6 +412,7 @@ impl Scanner {
         self.cursor = cursor;
         self.remaining = remaining;
         self.done = done;
+        self.last_batch_rows = rows.len();
         Stats::add(&self.engine.stats.scan_rows, rows.len() as u64);
         Ok(rows)
     }
