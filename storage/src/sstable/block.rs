@@ -18,8 +18,10 @@
 //! body only, and the trailer is stored as its difference from the previous key's (the
 //! unshared tails of the two big-endian fields, and the type unless it repeats), about 6
 //! bytes instead of 17 for a file written in one flush. A restart entry stores its whole
-//! trailer (`tag == 0`), so its full key is contiguous in the block. Invariants checked by [`Block::decode`]: the trailer fits, restart
-//! offsets start at 0, strictly increase and point inside the entry area. Entries are
+//! trailer (`tag == 0`), so its full key is contiguous in the block.
+//!
+//! Invariants checked by [`Block::decode`]: the restart array fits, restart offsets start
+//! at 0, strictly increase and point inside the entry area. Entries are
 //! decoded lazily and every length is bounds-checked, so corrupt bytes give a
 //! [`DecodeError`], never a panic. A [`Block`] is immutable and shared (`Arc`) between
 //! the block cache and iterators; a [`BlockIter`] owns its `Arc` and is `Send`.
