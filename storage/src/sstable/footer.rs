@@ -129,7 +129,8 @@ impl Footer {
     }
 }
 
-/// How data blocks of format `version` store their keys.
+/// How data blocks of format `version` store their keys. Only versions
+/// [`Footer::decode`] accepts reach here; a new version must get its own arm.
 pub(crate) fn data_layout(version: u32) -> KeyLayout {
     match version {
         1 => KeyLayout::Plain,
