@@ -9,7 +9,8 @@
 //! compaction options stay at their defaults (minor compaction of 3+ files after a
 //! flush; the scheduled major is days away, so majors only run when a benchmark asks).
 //! A get reads the whole row (`Get::new(row)`); a scan is a `Scan` with start and limit,
-//! drained with `Scanner::next_batch`.
+//! drained with `Scanner::next_batch_with`, which lends each cell to a callback (as a
+//! RocksDB iterator lends its key and value) rather than building owned rows.
 //!
 //! A write refused with the retryable `Error::WriteStall` (memory pressure past
 //! `memstore.stall_timeout`) is retried after [`STALL_BACKOFF`] and counted
@@ -202,15 +203,15 @@ impl KvStore for StrataStore {
         let mut seen = 0;
         while seen < limit && !scanner.is_done() {
             let want = (limit - seen).min(SCAN_BATCH_ROWS);
-            let rows = scanner.next_batch(want, SCAN_BATCH_BYTES)?;
-            if rows.is_empty() {
+            let rows = scanner.next_batch_with(want, SCAN_BATCH_BYTES, &mut |cell| {
+                if cell.first_in_row {
+                    visit(cell.row, cell.value);
+                }
+            })?;
+            if rows == 0 {
                 break;
             }
-            for row in &rows {
-                let value = row.cells.first().map_or(&[][..], |c| &c.value[..]);
-                visit(&row.row, value);
-            }
-            seen += rows.len();
+            seen += rows;
         }
         Ok(seen)
     }

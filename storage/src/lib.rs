@@ -56,6 +56,6 @@ pub use options::{
 };
 pub use query::{Get, Row, Scan, TimeRange};
 pub use region::{
-    Check, CompareOp, PendingWrite, Region, RegionDescriptor, RegionStatus, Scanner, SplitMarker,
-    SplitResult, SplitState,
+    CellRef, Check, CompareOp, PendingWrite, Region, RegionDescriptor, RegionStatus, Scanner,
+    SplitMarker, SplitResult, SplitState,
 };

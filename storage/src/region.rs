@@ -33,7 +33,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 pub use descriptor::{DESCRIPTOR_FILE, RegionDescriptor};
 pub use memstore_compaction::MemstoreCompaction;
 pub use pending_write::PendingWrite;
-pub use read::Scanner;
+pub use read::{CellRef, Scanner};
 pub use split::{SplitMarker, SplitResult, SplitState};
 pub use write::{Check, CompareOp};
 

@@ -21,13 +21,12 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
-use crate::key::{self, Cell, CellType};
+use crate::key::{self, CellType};
 use crate::options::FamilyOptions;
 use crate::query::TimeRange;
 
 /// What one read asks of one store.
 pub(crate) struct StoreQuery<'a> {
-    pub family_name: &'a Bytes,
     pub family: &'a FamilyOptions,
     pub read_point: u64,
     pub now_ms: u64,
@@ -70,16 +69,21 @@ fn corrupt(reason: &str) -> Error {
 }
 
 /// Reads the row the iterator is positioned in (its key's row part must equal
-/// `row_part`), appending visible cells to `out`, and leaves the iterator at the first
-/// entry past the row.
-pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
+/// `row_part`), calling `emit(qualifier, timestamp, iter)` for each visible cell in
+/// order while the iterator sits on it (so the value can be borrowed or sliced), and
+/// leaves the iterator at the first entry past the row.
+pub(crate) fn collect_row<I, F>(
     iter: &mut I,
-    row: &Bytes,
+    row: &[u8],
     row_part: &[u8],
     q: &StoreQuery<'_>,
     scratch: &mut RowScratch,
-    out: &mut Vec<Cell>,
-) -> Result<()> {
+    emit: &mut F,
+) -> Result<()>
+where
+    I: InternalIterator + ?Sized,
+    F: FnMut(&Bytes, u64, &I),
+{
     let max_versions = q.max_versions.min(q.family.max_versions).max(1);
     let mut family_delete_ts: Option<u64> = None;
     let RowScratch {
@@ -136,14 +140,7 @@ pub(crate) fn collect_row<I: InternalIterator + ?Sized>(
                     q,
                     col_selected,
                 ) {
-                    out.push(Cell {
-                        row: row.clone(),
-                        family: q.family_name.clone(),
-                        qualifier: qualifier.clone(),
-                        timestamp: cell,
-                        kind: CellType::Put,
-                        value: iter.value_bytes(),
-                    });
+                    emit(qualifier, cell, iter);
                     // Older entries of the column can neither be returned nor hide
                     // anything returned: skip them (a memstore holds every version
                     // written since its flush, thousands for a hot row). Not in the
@@ -357,7 +354,7 @@ impl<'a> FlushFilter<'a> {
 /// the row's end when none is left.
 fn skip_to_next_selected<I: InternalIterator + ?Sized>(
     iter: &mut I,
-    row: &Bytes,
+    row: &[u8],
     current: &[u8],
     q: &StoreQuery<'_>,
 ) -> Result<()> {

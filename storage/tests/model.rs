@@ -679,10 +679,32 @@ impl Run {
         let mut scanner = self.region.scan(&scan).unwrap();
         let batch = 1 + self.rng.below(5) as usize;
         let mut got = Vec::new();
+        // Half the scans read owned rows, half borrow cells through a callback.
+        let borrowed = self.rng.chance(50);
         while !scanner.is_done() {
-            for r in scanner.next_batch(batch, 1 << 20).unwrap() {
-                got.push((r.row.to_vec(), cells_of(Some(r))));
+            if !borrowed {
+                for r in scanner.next_batch(batch, 1 << 20).unwrap() {
+                    got.push((r.row.to_vec(), cells_of(Some(r))));
+                }
+                continue;
             }
+            let before = got.len();
+            let mut visit = |c: strata_storage::CellRef<'_>| {
+                if c.first_in_row {
+                    got.push((c.row.to_vec(), Vec::new()));
+                }
+                let (row, cells) = got.last_mut().expect("a row's first cell comes first");
+                assert_eq!(&row[..], c.row, "cells of one row share its key");
+                cells.push((
+                    String::from_utf8(c.family.to_vec()).unwrap(),
+                    c.qualifier.to_vec(),
+                    c.timestamp,
+                    Bytes::copy_from_slice(c.value),
+                ));
+            };
+            let rows = scanner.next_batch_with(batch, 1 << 20, &mut visit).unwrap();
+            assert_eq!(rows, got.len() - before, "seed {} step {step}", self.seed);
+            assert!(rows <= batch, "seed {} step {step}: {rows} rows > {batch}", self.seed);
         }
         let now = self.clock_now();
         let mut want = Vec::new();

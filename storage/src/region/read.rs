@@ -9,7 +9,7 @@ use super::{Region, RegionState, StoreState};
 use crate::engine::EngineShared;
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
-use crate::key::{self, Cell};
+use crate::key::{self, Cell, CellType};
 use crate::merge::{MergingIterator, Source};
 use crate::options::{BloomType, FamilyOptions};
 use crate::query::{ColumnSelection, Get, Row, Scan, TimeRange};
@@ -142,7 +142,6 @@ impl Region {
             }
             let mut merged = MergingIterator::new_positioned(children);
             let q = StoreQuery {
-                family_name: &p.family,
                 family: &p.options,
                 read_point,
                 now_ms,
@@ -150,7 +149,17 @@ impl Region {
                 max_versions: g.max_versions,
                 qualifiers: p.qualifiers.as_deref(),
             };
-            collect_row(&mut merged, &g.row, &row_part, &q, &mut scratch, &mut cells)?;
+            let mut emit = |qualifier: &Bytes, timestamp, it: &MergingIterator<'_>| {
+                cells.push(Cell {
+                    row: g.row.clone(),
+                    family: p.family.clone(),
+                    qualifier: qualifier.clone(),
+                    timestamp,
+                    kind: CellType::Put,
+                    value: it.value_bytes(),
+                })
+            };
+            collect_row(&mut merged, &g.row, &row_part, &q, &mut scratch, &mut emit)?;
         }
         Stats::add(&self.engine.stats.gets, 1);
         Ok((!cells.is_empty()).then(|| Row {
@@ -313,12 +322,52 @@ impl Scanner {
     /// about `max_bytes` (capped at [`MAX_SCAN_BATCH_BYTES`]). An empty batch means done.
     /// On error the scanner's position is unchanged, so no row is skipped.
     pub fn next_batch(&mut self, max_rows: usize, max_bytes: usize) -> Result<Vec<Row>> {
+        let mut sink = RowSink {
+            rows: Vec::with_capacity(self.last_batch_rows.max(16).min(max_rows)),
+            arena: bytes::BytesMut::new(),
+            row: Bytes::new(),
+            cells: Vec::new(),
+        };
+        self.run_batch(max_rows, max_bytes, &mut sink)?;
+        self.last_batch_rows = sink.rows.len();
+        Ok(sink.rows)
+    }
+
+    /// Like [`Scanner::next_batch`], but hands each cell of the next rows to `visit`
+    /// borrowed from the engine's buffers instead of building [`Row`]s: nothing is
+    /// allocated or reference-counted per cell, which is what an embedded reader that
+    /// consumes cells as they come (a long scan, an export) wants. Cells come in scan
+    /// order; [`CellRef::first_in_row`] marks where a row starts. Returns the number of
+    /// rows visited (0 means done), within the same `max_rows` and `max_bytes` bounds.
+    ///
+    /// On error the scanner's position is unchanged, as with `next_batch`: a retry
+    /// visits again the cells this call had already passed to `visit`.
+    pub fn next_batch_with(
+        &mut self,
+        max_rows: usize,
+        max_bytes: usize,
+        visit: &mut dyn FnMut(CellRef<'_>),
+    ) -> Result<usize> {
+        let mut sink = VisitSink {
+            visit,
+            cells: 0,
+            bytes: 0,
+        };
+        self.run_batch(max_rows, max_bytes, &mut sink)
+    }
+
+    /// Reads the next rows into `sink`; returns how many rows had visible cells.
+    fn run_batch<S: BatchSink>(
+        &mut self,
+        max_rows: usize,
+        max_bytes: usize,
+        sink: &mut S,
+    ) -> Result<usize> {
         let max_rows = max_rows.clamp(1, MAX_SCAN_BATCH_ROWS);
         let max_bytes = max_bytes.clamp(1, MAX_SCAN_BATCH_BYTES);
         if self.done {
-            return Ok(Vec::new());
+            return Ok(0);
         }
-        let mut rows = Vec::with_capacity(self.last_batch_rows.max(16).min(max_rows));
         let (mut cursor, mut remaining, mut done) = (self.cursor.clone(), self.remaining, false);
         let state = self.state.clone();
         let mut iters: Vec<(usize, MergingIterator<'_>)> = Vec::with_capacity(self.plans.len());
@@ -332,11 +381,10 @@ impl Scanner {
             it.seek(&cursor)?;
             iters.push((i, it));
         }
-        let mut bytes = 0;
+        let (mut rows, mut bytes) = (0, 0);
         let mut row_part: Vec<u8> = Vec::new();
         // `row_part` holds the last row read once this is set.
         let mut read_any = false;
-        let mut arena = bytes::BytesMut::new();
         loop {
             let mut smallest: Option<&[u8]> = None;
             for (_, it) in iters.iter().filter(|(_, it)| it.valid()) {
@@ -360,24 +408,15 @@ impl Scanner {
                 done = true;
                 break;
             }
-            let row = key::row_of_part(&row_part)
-                .map(|r| {
-                    // Row keys of a batch share one buffer: one allocation per ~64 KiB.
-                    if arena.capacity() < r.len() {
-                        arena.reserve(ROW_ARENA_BYTES.max(r.len()));
-                    }
-                    arena.extend_from_slice(&r);
-                    arena.split().freeze()
-                })
-                .ok_or_else(|| scan_corruption("unparsable key"))?;
-            let mut cells = Vec::with_capacity(1);
+            let row =
+                key::row_of_part(&row_part).ok_or_else(|| scan_corruption("unparsable key"))?;
+            sink.start_row(&row);
             for (i, it) in iters.iter_mut() {
                 if !(it.valid() && it.key().starts_with(&row_part)) {
                     continue;
                 }
                 let p = &self.plans[*i];
                 let q = StoreQuery {
-                    family_name: &p.family,
                     family: &p.options,
                     read_point: self.read_point,
                     now_ms: self.now_ms,
@@ -385,15 +424,17 @@ impl Scanner {
                     max_versions: self.max_versions,
                     qualifiers: p.qualifiers.as_deref(),
                 };
-                collect_row(it, &row, &row_part, &q, &mut self.scratch, &mut cells)?;
+                let mut emit = |qualifier: &Bytes, timestamp, it: &MergingIterator<'_>| {
+                    sink.cell(&row, &p.family, qualifier, timestamp, it)
+                };
+                collect_row(it, &row, &row_part, &q, &mut self.scratch, &mut emit)?;
             }
             read_any = true;
-            if cells.is_empty() {
+            let Some(size) = sink.end_row() else {
                 continue;
-            }
-            let r = Row { row, cells };
-            bytes += r.size_bytes();
-            rows.push(r);
+            };
+            rows += 1;
+            bytes += size;
             if let Some(n) = remaining.as_mut() {
                 *n -= 1;
                 if *n == 0 {
@@ -401,7 +442,7 @@ impl Scanner {
                     break;
                 }
             }
-            if rows.len() >= max_rows || bytes >= max_bytes {
+            if rows >= max_rows || bytes >= max_bytes {
                 break;
             }
         }
@@ -412,9 +453,150 @@ impl Scanner {
         self.cursor = cursor;
         self.remaining = remaining;
         self.done = done;
-        self.last_batch_rows = rows.len();
-        Stats::add(&self.engine.stats.scan_rows, rows.len() as u64);
+        Stats::add(&self.engine.stats.scan_rows, rows as u64);
         Ok(rows)
+    }
+}
+
+/// One cell of a scan, lent to the callback of [`Scanner::next_batch_with`]: the
+/// slices point into the engine's buffers (memstore entries, cached blocks) and are
+/// valid only during the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellRef<'a> {
+    /// Row key.
+    pub row: &'a [u8],
+    /// Column family name.
+    pub family: &'a [u8],
+    /// Column qualifier.
+    pub qualifier: &'a [u8],
+    /// Timestamp in milliseconds.
+    pub timestamp: u64,
+    /// Value.
+    pub value: &'a [u8],
+    /// True for the first cell of its row (rows come whole and in order).
+    pub first_in_row: bool,
+}
+
+impl CellRef<'_> {
+    /// An owned copy of the cell.
+    pub fn to_cell(&self) -> Cell {
+        Cell {
+            row: Bytes::copy_from_slice(self.row),
+            family: Bytes::copy_from_slice(self.family),
+            qualifier: Bytes::copy_from_slice(self.qualifier),
+            timestamp: self.timestamp,
+            kind: CellType::Put,
+            value: Bytes::copy_from_slice(self.value),
+        }
+    }
+}
+
+/// Where a scan batch's visible cells go, row by row.
+trait BatchSink {
+    /// A row starts (it may turn out to have no visible cell).
+    fn start_row(&mut self, row: &[u8]);
+    /// A visible cell of the current row; `it` sits on it.
+    fn cell(
+        &mut self,
+        row: &[u8],
+        family: &Bytes,
+        qualifier: &Bytes,
+        ts: u64,
+        it: &MergingIterator<'_>,
+    );
+    /// The row ends: its approximate size in bytes if it had a visible cell.
+    fn end_row(&mut self) -> Option<usize>;
+}
+
+/// Builds owned [`Row`]s.
+struct RowSink {
+    rows: Vec<Row>,
+    /// Row keys of a batch share buffers of [`ROW_ARENA_BYTES`]: one allocation per
+    /// ~64 KiB of keys.
+    arena: bytes::BytesMut,
+    row: Bytes,
+    cells: Vec<Cell>,
+}
+
+impl BatchSink for RowSink {
+    fn start_row(&mut self, row: &[u8]) {
+        if self.arena.capacity() < row.len() {
+            self.arena.reserve(ROW_ARENA_BYTES.max(row.len()));
+        }
+        self.arena.extend_from_slice(row);
+        self.row = self.arena.split().freeze();
+    }
+
+    fn cell(
+        &mut self,
+        _row: &[u8],
+        family: &Bytes,
+        qualifier: &Bytes,
+        ts: u64,
+        it: &MergingIterator<'_>,
+    ) {
+        self.cells.push(Cell {
+            row: self.row.clone(),
+            family: family.clone(),
+            qualifier: qualifier.clone(),
+            timestamp: ts,
+            kind: CellType::Put,
+            value: it.value_bytes(),
+        });
+    }
+
+    fn end_row(&mut self) -> Option<usize> {
+        if self.cells.is_empty() {
+            return None;
+        }
+        let r = Row {
+            row: std::mem::take(&mut self.row),
+            cells: std::mem::take(&mut self.cells),
+        };
+        let size = r.size_bytes();
+        self.rows.push(r);
+        Some(size)
+    }
+}
+
+/// Lends each cell to a callback.
+struct VisitSink<'f> {
+    visit: &'f mut dyn FnMut(CellRef<'_>),
+    /// Cells of the current row so far.
+    cells: usize,
+    /// Bytes of the current row so far (counted as [`Row::size_bytes`] does).
+    bytes: usize,
+}
+
+impl BatchSink for VisitSink<'_> {
+    fn start_row(&mut self, _row: &[u8]) {
+        self.cells = 0;
+        self.bytes = 0;
+    }
+
+    fn cell(
+        &mut self,
+        row: &[u8],
+        family: &Bytes,
+        qualifier: &Bytes,
+        ts: u64,
+        it: &MergingIterator<'_>,
+    ) {
+        let value = it.value();
+        self.bytes += row.len() + family.len() + qualifier.len() + value.len() + 16;
+        (self.visit)(CellRef {
+            row,
+            family,
+            qualifier,
+            timestamp: ts,
+            value,
+            first_in_row: self.cells == 0,
+        });
+        self.cells += 1;
+    }
+
+    fn end_row(&mut self) -> Option<usize> {
+        (self.cells > 0).then_some(self.bytes)
     }
 }
 

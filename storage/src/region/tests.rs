@@ -11,7 +11,8 @@ use crate::error::Error;
 use crate::mutation::{Mutation, RowMutation};
 use crate::options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 use crate::query::{Get, Scan};
-use crate::region::{Check, CompareOp, Region, RegionDescriptor};
+use crate::key::Cell;
+use crate::region::{CellRef, Check, CompareOp, Region, RegionDescriptor};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -299,6 +300,56 @@ fn scan_ranges_columns_and_limits() {
         }
     }
     assert_eq!(n, 50);
+}
+
+#[test]
+fn borrowed_scan_visits_the_cells_next_batch_returns() {
+    let (_fx, region) = fixture();
+    for i in 0..40u32 {
+        let row = format!("row{i:03}");
+        let mut m = RowMutation::new(row.clone()).put("a", "x", i.to_string());
+        if i % 3 == 0 {
+            m = m.put("b", "y", "b").put("a", "z", "second");
+        }
+        region.mutate(&m, None).unwrap();
+        if i == 20 {
+            region.flush().unwrap();
+        }
+    }
+    // Rows with nothing visible left are neither visited nor counted.
+    for i in [5u32, 6, 30] {
+        let m = RowMutation::new(format!("row{i:03}"))
+            .push(Mutation::DeleteRow { timestamp: None });
+        region.mutate(&m, None).unwrap();
+    }
+    let want: Vec<_> = region
+        .scan_all(&Scan::new().start("row002").limit(30))
+        .unwrap()
+        .into_iter()
+        .flat_map(|r| r.cells)
+        .collect();
+    assert_eq!(want.len(), 30 + 2 * 9, "30 rows, 9 of them with 3 cells");
+    let mut s = region.scan(&Scan::new().start("row002").limit(30)).unwrap();
+    let (mut got, mut rows, mut calls) = (Vec::new(), 0, 0);
+    while !s.is_done() {
+        let mut visit = |c: CellRef<'_>| {
+            let new_row = got.last().is_none_or(|l: &Cell| l.row[..] != *c.row);
+            assert_eq!(c.first_in_row, new_row, "{c:?}");
+            got.push(c.to_cell());
+        };
+        let n = s.next_batch_with(7, 1 << 20, &mut visit).unwrap();
+        assert!(n <= 7);
+        rows += n;
+        calls += 1;
+    }
+    assert_eq!(got, want);
+    assert_eq!(rows, 30);
+    assert!(calls >= 5, "batches of at most 7 rows");
+    assert_eq!(s.next_batch_with(7, 1 << 20, &mut |_| panic!()).unwrap(), 0);
+    // A byte bound ends a batch after the row that reaches it, as for `next_batch`.
+    let mut s = region.scan(&Scan::new()).unwrap();
+    assert_eq!(s.next_batch_with(100, 1, &mut |_| {}).unwrap(), 1);
+    assert_eq!(s.next_batch(100, 1).unwrap().len(), 1);
 }
 
 #[test]
