@@ -704,7 +704,11 @@ impl Run {
             };
             let rows = scanner.next_batch_with(batch, 1 << 20, &mut visit).unwrap();
             assert_eq!(rows, got.len() - before, "seed {} step {step}", self.seed);
-            assert!(rows <= batch, "seed {} step {step}: {rows} rows > {batch}", self.seed);
+            assert!(
+                rows <= batch,
+                "seed {} step {step}: {rows} rows > {batch}",
+                self.seed
+            );
         }
         let now = self.clock_now();
         let mut want = Vec::new();

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::key::Cell;
 use crate::mutation::{Mutation, RowMutation};
 use crate::options::{BloomType, ByteSize, Compression, Durability, EngineOptions, FamilyOptions};
 use crate::query::{Get, Scan};
-use crate::key::Cell;
 use crate::region::{CellRef, Check, CompareOp, Region, RegionDescriptor};
 
 struct Fixture {
@@ -318,8 +318,8 @@ fn borrowed_scan_visits_the_cells_next_batch_returns() {
     }
     // Rows with nothing visible left are neither visited nor counted.
     for i in [5u32, 6, 30] {
-        let m = RowMutation::new(format!("row{i:03}"))
-            .push(Mutation::DeleteRow { timestamp: None });
+        let m =
+            RowMutation::new(format!("row{i:03}")).push(Mutation::DeleteRow { timestamp: None });
         region.mutate(&m, None).unwrap();
     }
     let want: Vec<_> = region
