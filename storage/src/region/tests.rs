@@ -991,3 +991,109 @@ fn a_version_left_out_by_a_flush_stays_gone_after_a_newer_one_is_deleted() {
     // `memstore.drop_hidden_versions = false` until a major compaction).
     assert_eq!(timestamps(&region, "r"), vec![4, 3]);
 }
+
+/// The format version a file's footer records (the footer's last 16 bytes start with it).
+fn sstable_format_version(path: &std::path::Path) -> u32 {
+    let bytes = std::fs::read(path).unwrap();
+    u32::from_le_bytes(
+        bytes[bytes.len() - 16..bytes.len() - 12]
+            .try_into()
+            .unwrap(),
+    )
+}
+
+/// A region whose files were written by an older build (SSTable format 1) opens, reads
+/// the same, and a major compaction rewrites its files in the current format.
+#[test]
+fn a_region_with_format_1_files_reads_the_same_and_compacts_to_the_current_format() {
+    use crate::block_cache::BlockCache;
+    use crate::compaction::CompactionKind;
+    use crate::iterator::InternalIterator;
+    use crate::manifest::Manifest;
+    use crate::sstable::{FORMAT_VERSION, SsTable, SsTableBuilder, SsTableWriteOptions};
+    use crate::stats::Stats;
+
+    let (fx, region) = fixture();
+    for i in 0..300u32 {
+        let mut m = RowMutation::new(format!("row{i:04}")).put("a", "x", format!("v{i}"));
+        if i % 4 == 0 {
+            m = m.put("b", "y", vec![b'z'; 200]);
+        }
+        region.mutate(&m, None).unwrap();
+        if i == 150 {
+            region.flush().unwrap();
+        }
+    }
+    for i in (0..300u32).step_by(7) {
+        let m = RowMutation::new(format!("row{i:04}")).push(Mutation::DeleteColumn {
+            family: "a".into(),
+            qualifier: "x".into(),
+            timestamp: None,
+        });
+        region.mutate(&m, None).unwrap();
+    }
+    region.flush().unwrap();
+    let before = region.scan_all(&Scan::new()).unwrap();
+    assert!(before.len() > 200, "{} rows", before.len());
+    region.close(false).unwrap();
+
+    // Rewrite every live file as format 1, entry for entry, under its own name.
+    let manifest = Manifest::load(&fx.path).unwrap();
+    let mut rewritten = 0;
+    for family in families() {
+        for id in &manifest.files[family.name.as_str()] {
+            let path = Manifest::sstable_path(&fx.path, &family.name, *id);
+            let table =
+                SsTable::open(&path, BlockCache::new(1 << 20), Arc::new(Stats::default())).unwrap();
+            let mut it = table.iter(false);
+            it.seek_to_first().unwrap();
+            let mut entries = Vec::new();
+            while it.valid() {
+                entries.push((it.key().to_vec(), it.value().to_vec()));
+                it.next().unwrap();
+            }
+            drop((it, table));
+            let tmp = path.with_extension("format1");
+            let opts = SsTableWriteOptions {
+                block_size: 512,
+                compression: family.compression,
+                bloom: family.bloom,
+                bloom_fp_rate: family.bloom_fp_rate,
+                expected_entries: entries.len(),
+            };
+            let mut b = SsTableBuilder::create(&tmp, opts)
+                .unwrap()
+                .with_format_version(1);
+            for (k, v) in &entries {
+                b.add(k, v).unwrap();
+            }
+            b.finish().unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+            assert_eq!(sstable_format_version(&path), 1);
+            rewritten += 1;
+        }
+    }
+    assert_eq!(rewritten, 4, "two flushes of two families");
+
+    let region = fx.engine.open_region(&fx.path).unwrap();
+    assert_eq!(region.scan_all(&Scan::new()).unwrap(), before);
+    for r in before.iter().step_by(5) {
+        let got = region.get(&Get::new(r.row.clone())).unwrap();
+        assert_eq!(got.as_ref(), Some(r));
+    }
+    assert_eq!(val(&region, "row0007", "a", "x"), None, "deleted column");
+    region.compact(CompactionKind::Major).unwrap();
+    let manifest = Manifest::load(&fx.path).unwrap();
+    for family in families() {
+        let ids = &manifest.files[family.name.as_str()];
+        assert_eq!(
+            ids.len(),
+            1,
+            "{}: one file after a major compaction",
+            family.name
+        );
+        let path = Manifest::sstable_path(&fx.path, &family.name, ids[0]);
+        assert_eq!(sstable_format_version(&path), FORMAT_VERSION);
+    }
+    assert_eq!(region.scan_all(&Scan::new()).unwrap(), before);
+}
