@@ -201,7 +201,13 @@ impl Row {
     pub fn size_bytes(&self) -> usize {
         self.cells
             .iter()
-            .map(|c| c.row.len() + c.family.len() + c.qualifier.len() + c.value.len() + 16)
+            .map(|c| cell_size_bytes(&c.row, &c.family, &c.qualifier, &c.value))
             .sum()
     }
+}
+
+/// Approximate bytes of one cell, as [`Row::size_bytes`] counts them (the parts plus 16
+/// for the timestamp and type).
+pub(crate) fn cell_size_bytes(row: &[u8], family: &[u8], qualifier: &[u8], value: &[u8]) -> usize {
+    row.len() + family.len() + qualifier.len() + value.len() + 16
 }

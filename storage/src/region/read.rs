@@ -583,7 +583,7 @@ impl BatchSink for VisitSink<'_> {
         it: &MergingIterator<'_>,
     ) {
         let value = it.value();
-        self.bytes += row.len() + family.len() + qualifier.len() + value.len() + 16;
+        self.bytes += crate::query::cell_size_bytes(row, family, qualifier, value);
         (self.visit)(CellRef {
             row,
             family,
