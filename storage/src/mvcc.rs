@@ -283,6 +283,29 @@ mod loom_tests {
         });
     }
 
+    /// Two threads wait for different ids that complete out of order (the first
+    /// completion moves nothing, the second moves the read point past both): both wake,
+    /// however their waits and the completions interleave.
+    #[test]
+    fn two_waiters_on_different_ids_are_both_woken() {
+        loom::model(|| {
+            let m = Arc::new(Mvcc::new(0));
+            let (s1, s2) = (m.begin(), m.begin());
+            let waiters: Vec<_> = [s1, s2]
+                .into_iter()
+                .map(|s| {
+                    let m = m.clone();
+                    loom::thread::spawn(move || m.wait_for(s))
+                })
+                .collect();
+            m.complete(s2);
+            m.complete(s1);
+            for w in waiters {
+                w.join().unwrap();
+            }
+        });
+    }
+
     /// A waiter blocked in `wait_for` is always woken once its id completes.
     #[test]
     fn wait_for_is_woken() {

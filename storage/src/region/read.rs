@@ -278,7 +278,7 @@ pub struct Scanner {
     fill_cache: bool,
     done: bool,
     scratch: RowScratch,
-    /// Rows the previous batch returned: the next batch's vector starts that large
+    /// Rows the previous `next_batch` returned: the next one's vector starts that large
     /// (growing a 10,000-row batch from empty cost ~2% of a long scan's CPU).
     last_batch_rows: usize,
 }
@@ -333,10 +333,11 @@ impl Scanner {
         Ok(sink.rows)
     }
 
-    /// Like [`Scanner::next_batch`], but hands each cell of the next rows to `visit`
-    /// borrowed from the engine's buffers instead of building [`Row`]s: nothing is
-    /// allocated or reference-counted per cell, which is what an embedded reader that
-    /// consumes cells as they come (a long scan, an export) wants. Cells come in scan
+    /// Like [`Scanner::next_batch`], but lends each cell of the next rows to `visit`
+    /// instead of building [`Row`]s: no vector per row, no `Cell`, no reference counts
+    /// (a qualifier is copied only when it differs from the previous cell's, a row key
+    /// only when it holds a `0x00` byte). That is what an embedded reader that consumes
+    /// cells as they come (a long scan, an export) wants. Cells come in scan
     /// order; [`CellRef::first_in_row`] marks where a row starts. Returns the number of
     /// rows visited (0 means done), within the same `max_rows` and `max_bytes` bounds.
     ///
@@ -458,9 +459,9 @@ impl Scanner {
     }
 }
 
-/// One cell of a scan, lent to the callback of [`Scanner::next_batch_with`]: the
-/// slices point into the engine's buffers (memstore entries, cached blocks) and are
-/// valid only during the call.
+/// One cell of a scan, lent to the callback of [`Scanner::next_batch_with`] and valid
+/// only during the call: `value` points into the memstore entry or cached block that
+/// holds it, the other slices into the scanner's own buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CellRef<'a> {
     /// Row key.

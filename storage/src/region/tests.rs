@@ -322,13 +322,24 @@ fn borrowed_scan_visits_the_cells_next_batch_returns() {
             RowMutation::new(format!("row{i:03}")).push(Mutation::DeleteRow { timestamp: None });
         region.mutate(&m, None).unwrap();
     }
-    let want: Vec<_> = region
+    // Rows whose first visible cell is in the second family.
+    region
+        .mutate(&RowMutation::new("row010b").put("b", "y", "only b"), None)
+        .unwrap();
+    let m = RowMutation::new("row012").push(Mutation::DeleteFamily {
+        family: "a".into(),
+        timestamp: None,
+    });
+    region.mutate(&m, None).unwrap();
+    let want_rows = region
         .scan_all(&Scan::new().start("row002").limit(30))
-        .unwrap()
-        .into_iter()
-        .flat_map(|r| r.cells)
-        .collect();
-    assert_eq!(want.len(), 30 + 2 * 9, "30 rows, 9 of them with 3 cells");
+        .unwrap();
+    let b_first = want_rows
+        .iter()
+        .filter(|r| &r.cells[0].family[..] == b"b")
+        .count();
+    assert_eq!(b_first, 2, "row010b and row012 start with family b");
+    let want: Vec<_> = want_rows.into_iter().flat_map(|r| r.cells).collect();
     let mut s = region.scan(&Scan::new().start("row002").limit(30)).unwrap();
     let (mut got, mut rows, mut calls) = (Vec::new(), 0, 0);
     while !s.is_done() {
@@ -346,10 +357,30 @@ fn borrowed_scan_visits_the_cells_next_batch_returns() {
     assert_eq!(rows, 30);
     assert!(calls >= 5, "batches of at most 7 rows");
     assert_eq!(s.next_batch_with(7, 1 << 20, &mut |_| panic!()).unwrap(), 0);
-    // A byte bound ends a batch after the row that reaches it, as for `next_batch`.
-    let mut s = region.scan(&Scan::new()).unwrap();
-    assert_eq!(s.next_batch_with(100, 1, &mut |_| {}).unwrap(), 1);
-    assert_eq!(s.next_batch(100, 1).unwrap().len(), 1);
+    // A byte bound ends a batch after the row that reaches it, counted alike by both.
+    let sizes: Vec<usize> = region.scan_all(&Scan::new()).unwrap()[..4]
+        .iter()
+        .map(|r| r.size_bytes())
+        .collect();
+    for max_bytes in 1..=sizes.iter().sum::<usize>() + 1 {
+        let lent = region
+            .scan(&Scan::new())
+            .unwrap()
+            .next_batch_with(100, max_bytes, &mut |_| {})
+            .unwrap();
+        let owned = region
+            .scan(&Scan::new())
+            .unwrap()
+            .next_batch(100, max_bytes)
+            .unwrap();
+        assert_eq!(lent, owned.len(), "max_bytes {max_bytes}");
+        let reach = sizes.iter().scan(0, |t, s| {
+            *t += s;
+            Some(*t)
+        });
+        let expect = 1 + reach.take_while(|t| *t < max_bytes).count();
+        assert_eq!(lent, expect, "max_bytes {max_bytes}, row sizes {sizes:?}");
+    }
 }
 
 #[test]
