@@ -2,7 +2,8 @@
 //! lock, sequence id, memstore insert, MVCC publish), and gets of a 100k-row region
 //! served from its memstore, from one flushed SSTable (block cache warm), of absent
 //! rows (bloom filter), and of a hot row with hundreds of versions per column in the
-//! memstore.
+//! memstore; scans of 1,000 rows of the flushed region, as owned rows
+//! (`Scanner::next_batch`) and as lent cells (`Scanner::next_batch_with`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use strata_benches::fixtures::{random_numbers, row, scratch_dir, values};
 use strata_storage::{
     ByteSize, Compression, Durability, Engine, EngineOptions, FamilyOptions, Get, Region,
-    RegionDescriptor, RowMutation,
+    RegionDescriptor, RowMutation, Scan,
 };
 
 /// Rows in the regions the gets read.
@@ -141,12 +142,51 @@ fn hot_row_get(c: &mut Criterion) {
     g.finish();
 }
 
+/// Rows per scan of [`scans`].
+const SCAN_ROWS: u64 = 1000;
+
+/// Scans of 1,000 rows from random starts in a region of one flushed file (blocks
+/// cached): the same rows read as owned `Row`s and as cells lent to a callback.
+fn scans(c: &mut Criterion) {
+    let dir = scratch_dir();
+    let (_engine, region) = filled(dir.path(), "scans", true);
+    let starts: Vec<Scan> = random_numbers(4096, ROWS - SCAN_ROWS, 17)
+        .into_iter()
+        .map(|n| Scan::new().start(row(n)).limit(SCAN_ROWS))
+        .collect();
+    let mut g = c.benchmark_group("region");
+    g.throughput(Throughput::Elements(SCAN_ROWS));
+    let mut i = 0;
+    g.bench_function("scan_1000_rows_owned", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut s = region.scan(&starts[i & 4095]).expect("scan");
+            let rows = s.next_batch(SCAN_ROWS as usize, 1 << 22).expect("batch");
+            assert_eq!(rows.len() as u64, SCAN_ROWS);
+            black_box(rows)
+        })
+    });
+    g.bench_function("scan_1000_rows_lent", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut s = region.scan(&starts[i & 4095]).expect("scan");
+            let mut bytes = 0;
+            let rows = s
+                .next_batch_with(SCAN_ROWS as usize, 1 << 22, &mut |c| bytes += c.value.len())
+                .expect("batch");
+            assert_eq!(rows as u64, SCAN_ROWS);
+            black_box(bytes)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = puts, gets, hot_row_get
+    targets = puts, gets, hot_row_get, scans
 }
 criterion_main!(benches);
