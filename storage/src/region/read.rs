@@ -327,6 +327,7 @@ impl Scanner {
             arena: bytes::BytesMut::new(),
             row: Bytes::new(),
             cells: Vec::new(),
+            row_cells: 1,
         };
         self.run_batch(max_rows, max_bytes, &mut sink)?;
         self.last_batch_rows = sink.rows.len();
@@ -517,6 +518,9 @@ struct RowSink {
     arena: bytes::BytesMut,
     row: Bytes,
     cells: Vec<Cell>,
+    /// Cells of the previous row: the next row's vector is reserved this large (rows of
+    /// a table tend to have the same columns; growing from empty would reserve four).
+    row_cells: usize,
 }
 
 impl BatchSink for RowSink {
@@ -536,6 +540,9 @@ impl BatchSink for RowSink {
         ts: u64,
         it: &MergingIterator<'_>,
     ) {
+        if self.cells.capacity() == 0 {
+            self.cells.reserve_exact(self.row_cells);
+        }
         self.cells.push(Cell {
             row: self.row.clone(),
             family: family.clone(),
@@ -550,6 +557,7 @@ impl BatchSink for RowSink {
         if self.cells.is_empty() {
             return None;
         }
+        self.row_cells = self.cells.len();
         let r = Row {
             row: std::mem::take(&mut self.row),
             cells: std::mem::take(&mut self.cells),
